@@ -1,0 +1,92 @@
+"""Parsing of the human-friendly units in a rollout spec: durations, quantities and slopes.
+
+Kept separate from the models so that the CLI, the analysis messages and the CRD patterns share one
+definition of what ``2m``, ``50Mi`` and ``20/h`` mean.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+DURATION_UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = r"[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d)"
+DURATION_PATTERN = rf"^(?:{_DURATION_PART})+$"
+_DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+
+QUANTITY_SUFFIXES: dict[str, float] = {
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2.0**10,
+    "Mi": 2.0**20,
+    "Gi": 2.0**30,
+    "Ti": 2.0**40,
+}
+_QUANTITY = r"[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?"
+RATE_UNITS: dict[str, float] = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+RATE_PATTERN = rf"^[+]?{_QUANTITY}/(?:s|min|m|h|d)$"
+_RATE_RE = re.compile(r"^\+?([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?/(s|min|m|h|d)$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go-style duration such as ``90s``, ``2m`` or ``1h30m``.
+
+    Raises ValueError with an example of the accepted form, because the value came from a human.
+    """
+    if not isinstance(text, str) or not re.fullmatch(DURATION_PATTERN, text.strip()):
+        raise ValueError("invalid duration, expected a number with a unit such as 30s, 2m, 1h or 1h30m")
+    return sum(float(n) * DURATION_UNITS[u] for n, u in _DURATION_RE.findall(text.strip()))
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling of a duration (``90`` → ``1m30s``), for messages and round trips."""
+    if seconds < 0 or math.isnan(seconds):
+        raise ValueError(f"duration must be non-negative, got {seconds}")
+    if seconds == 0:
+        return "0s"
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    out = []
+    rest = round(seconds, 3)
+    for unit in ("d", "h", "m"):
+        size = DURATION_UNITS[unit]
+        count = int(rest // size)
+        if count:
+            out.append(f"{count}{unit}")
+            rest -= count * size
+    if rest:
+        out.append(f"{rest:g}s")
+    return "".join(out)
+
+
+def parse_rate(text: str) -> float:
+    """Per-second value of a slope such as ``50Mi/h`` (bytes per hour) or ``20/h`` (count per hour)."""
+    match = _RATE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError("invalid slope, expected an amount per time unit such as 50Mi/h, 20/h or 1.5/min")
+    number, suffix, unit = match.groups()
+    return float(number) * QUANTITY_SUFFIXES[suffix or ""] / RATE_UNITS[unit]
+
+
+def format_rate(per_second: float, binary: bool = False) -> str:
+    """A per-hour spelling of a slope, with binary suffixes for byte quantities."""
+    per_hour = per_second * 3600.0
+    if binary:
+        for suffix in ("Gi", "Mi", "Ki"):
+            size = QUANTITY_SUFFIXES[suffix]
+            if abs(per_hour) >= size:
+                return f"{per_hour / size:+.1f} {suffix}B/h"
+        return f"{per_hour:+.0f} B/h"
+    return f"{per_hour:+.3g}/h"
+
+
+def format_bytes(value: float) -> str:
+    """Binary-suffixed byte count for messages (``318.4 MiB``)."""
+    for suffix in ("Ti", "Gi", "Mi", "Ki"):
+        size = QUANTITY_SUFFIXES[suffix]
+        if abs(value) >= size:
+            return f"{value / size:.1f} {suffix}B"
+    return f"{value:.0f} B"

@@ -1,0 +1,77 @@
+"""The ``status`` of a BlueGreenRollout: all progress, with timestamps, so a restarted controller resumes.
+
+Status is written by the controller only; it is parsed leniently (unknown fields from a newer controller
+are kept out of the way, not fatal) because losing a rollout's progress is worse than ignoring a field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from controller.model.base import Model
+
+Phase = Literal["Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid"]
+PHASES: tuple[str, ...] = ("Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid")
+TERMINAL_PHASES: frozenset[str] = frozenset({"Promoted", "RolledBack", "Aborted", "Invalid"})
+Verdict = Literal["Pass", "Fail", "Inconclusive"]
+PauseReason = Literal["ManualStep", "Command", "AnalysisHold"]
+
+
+class StatusModel(Model):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CheckStatus(StatusModel):
+    """The last evaluation of one check, with the numbers an on-call engineer needs side by side."""
+
+    name: str
+    verdict: Verdict
+    green: float | None = None
+    blue: float | None = None
+    threshold: str = ""
+    samples: int = 0
+    message: str = ""
+    outage: bool = Field(default=False, description="Inconclusive because Prometheus was unreachable or erroring.")
+    evaluated_at: datetime | None = None
+
+
+class Condition(StatusModel):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+class RollbackRecord(StatusModel):
+    """Why and when traffic went back to blue: the failing check with its values."""
+
+    reason: str
+    check: str | None = None
+    message: str = ""
+    weight: int = Field(default=0, description="Green's weight when the rollback was decided.")
+    at: datetime | None = None
+
+
+class RolloutStatus(StatusModel):
+    phase: Phase = "Pending"
+    message: str = ""
+    observed_generation: int | None = None
+    current_step: int = Field(default=0, ge=0, description="Index into spec.steps of the step in progress.")
+    weight: int = Field(default=0, ge=0, le=100, description="Green's weight as last verified on the router.")
+    step_started_at: datetime | None = Field(default=None, description="When the current step's weight was verified.")
+    green_template_hash: str | None = None
+    consecutive_passes: int = 0
+    consecutive_failures: int = 0
+    last_evaluation_at: datetime | None = None
+    hold_since: datetime | None = None
+    pause_reason: PauseReason | None = None
+    last_command: str | None = Field(default=None, description="Id of the last control command applied.")
+    promoted_at: datetime | None = None
+    blue_scaled_down: bool = False
+    rollback: RollbackRecord | None = None
+    checks: list[CheckStatus] = Field(default_factory=list)
+    conditions: list[Condition] = Field(default_factory=list)

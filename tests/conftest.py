@@ -1,0 +1,21 @@
+"""Shared fixtures. Sections below are owned by the layer they serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def samples() -> list[Path]:
+    found = sorted((REPO / "config" / "samples").glob("*.yaml"))
+    assert found, "config/samples holds no sample rollouts"
+    return found
