@@ -1,0 +1,87 @@
+"""What the cluster says about a track: its Deployment's readiness, the current ReplicaSet's
+``pod-template-hash`` and the ready pods that hash selects.
+
+The hash gives exact pod selection (``checkout-<hash>-xxxxx`` never matches ``checkout-py312-…``) and
+tells the core when green's pod template changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
+
+REVISION = "deployment.kubernetes.io/revision"
+
+
+@dataclass(frozen=True)
+class TrackInfo:
+    exists: bool
+    desired: int = 0
+    available: int = 0
+    updated: int = 0
+    rolled_out: bool = False  # the Deployment controller has observed the latest spec and finished rolling
+    template_hash: str | None = None
+    ready_pods: tuple[str, ...] = field(default_factory=tuple)
+
+
+def read_track(api: k8s.ApiClient, namespace: str, deployment: str) -> TrackInfo:
+    apps = k8s.AppsV1Api(api)
+    try:
+        dep = apps.read_namespaced_deployment(deployment, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return TrackInfo(exists=False)
+        raise
+    spec, status = dep.spec, dep.status
+    desired = int(spec.replicas if spec.replicas is not None else 1)
+    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.selector.match_labels or {}).items()))
+    template_hash = _current_hash(apps, namespace, dep, selector)
+    pods = _ready_pods(api, namespace, selector, template_hash) if template_hash else ()
+    rolled_out = (status.observed_generation or 0) >= (dep.metadata.generation or 0) and int(
+        status.updated_replicas or 0
+    ) >= desired
+    return TrackInfo(
+        exists=True,
+        desired=desired,
+        available=int(status.available_replicas or 0),
+        updated=int(status.updated_replicas or 0),
+        rolled_out=rolled_out,
+        template_hash=template_hash,
+        ready_pods=pods,
+    )
+
+
+def _current_hash(apps: k8s.AppsV1Api, namespace: str, dep: k8s.V1Deployment, selector: str) -> str | None:
+    revision = (dep.metadata.annotations or {}).get(REVISION)
+    sets = apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+    owned = [rs for rs in sets if any(o.uid == dep.metadata.uid for o in rs.metadata.owner_references or [])]
+    candidates = owned or sets
+    for rs in candidates:
+        if revision and (rs.metadata.annotations or {}).get(REVISION) == revision:
+            return (rs.metadata.labels or {}).get("pod-template-hash")
+    if candidates:  # no revision annotations (older or emulated clusters): newest ReplicaSet wins
+        newest = max(candidates, key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0") or 0))
+        return (newest.metadata.labels or {}).get("pod-template-hash")
+    return None
+
+
+def _ready_pods(api: k8s.ApiClient, namespace: str, selector: str, template_hash: str) -> tuple[str, ...]:
+    core = k8s.CoreV1Api(api)
+    label = f"{selector},pod-template-hash={template_hash}" if selector else f"pod-template-hash={template_hash}"
+    pods = core.list_namespaced_pod(namespace, label_selector=label).items
+    ready = []
+    for pod in pods:
+        conditions = pod.status.conditions or [] if pod.status else []
+        if pod.metadata.deletion_timestamp is None and any(
+            c.type == "Ready" and c.status == "True" for c in conditions
+        ):
+            ready.append(pod.metadata.name)
+    return tuple(sorted(ready))
+
+
+def pod_regex(deployment: str, template_hash: str | None) -> str:
+    """Exact pod-name regex of a track: by its current hash when known, else the generic shape."""
+    middle = template_hash if template_hash else "[a-z0-9]{6,10}"
+    return f"{deployment}-{middle}-[a-z0-9]{{5}}"
