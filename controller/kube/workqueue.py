@@ -26,10 +26,9 @@ class WorkQueue:
         with self._cond:
             if self._closed:
                 return
-            if key in self._processing:
-                self._dirty.add(key)
-                if after <= 0:
-                    return
+            if key in self._processing and after <= 0:
+                self._dirty.add(key)  # processed once more as soon as the current worker is done
+                return
             at = self._clock.monotonic() + max(0.0, after)
             if key in self._due and self._due[key] <= at:
                 return
