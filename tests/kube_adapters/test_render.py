@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from controller.cli.render import list_rows, rollout_view
 
@@ -36,7 +37,7 @@ OBJ = {
 
 
 def test_get_view_shows_phase_weights_checks_and_events() -> None:
-    events = [
+    events: list[dict[str, Any]] = [
         {"type": "Normal", "reason": "WeightSet", "message": "green 25%", "lastTimestamp": "2026-01-01T11:50:00Z"},
         {
             "type": "Warning",
