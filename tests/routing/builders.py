@@ -1,0 +1,50 @@
+"""Small object builders shared by the router tests, shaped as users write them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Json = dict[str, Any]
+NS = "shop"
+BLUE = "checkout-blue"
+GREEN = "checkout-green"
+
+
+def backend(name: str, weight: int | None = None, **extra: Any) -> Json:
+    ref: Json = {"name": name, "port": 8080, **extra}
+    if weight is not None:
+        ref["weight"] = weight
+    return ref
+
+
+def gateway_route(kind: str = "HTTPRoute", name: str = "checkout", rules: list[Json] | None = None) -> Json:
+    return {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NS, "labels": {"team": "payments"}},
+        "spec": {
+            "parentRefs": [{"name": "public", "namespace": "gateways"}],
+            "rules": rules if rules is not None else [
+                {"name": "health", "matches": [{"path": {"type": "PathPrefix", "value": "/healthz"}}],
+                 "backendRefs": [backend("health-svc")]},
+                {"name": "main", "backendRefs": [backend(BLUE, 100), backend(GREEN, 0)],
+                 "filters": [{"type": "RequestHeaderModifier",
+                              "requestHeaderModifier": {"add": [{"name": "x-track", "value": "bg"}]}}]},
+            ],
+        },
+    }
+
+
+def deployment(name: str, replicas: int, app: str = "checkout") -> Json:
+    labels = {"app": app, "track": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels},
+                         "spec": {"containers": [{"name": "app", "image": f"example/{name}:1"}]}},
+        },
+    }
