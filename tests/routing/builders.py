@@ -48,3 +48,29 @@ def deployment(name: str, replicas: int, app: str = "checkout") -> Json:
                          "spec": {"containers": [{"name": "app", "image": f"example/{name}:1"}]}},
         },
     }
+
+
+def destination(host: str, weight: int | None = None, **extra: Any) -> Json:
+    dest: Json = {"destination": {"host": host, **extra}}
+    if weight is not None:
+        dest["weight"] = weight
+    return dest
+
+
+def virtual_service(http: list[Json] | None = None) -> Json:
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        "metadata": {"name": "checkout", "namespace": NS},
+        "spec": {
+            "hosts": ["checkout.example.com"],
+            "gateways": ["istio-system/public"],
+            "http": http if http is not None else [
+                {"name": "admin", "match": [{"uri": {"prefix": "/admin"}}],
+                 "route": [destination("admin-svc")]},
+                {"name": "primary", "retries": {"attempts": 3},
+                 "route": [destination(f"{BLUE}.{NS}.svc.cluster.local", 100, port={"number": 80}),
+                           destination(GREEN, 0, port={"number": 80})]},
+            ],
+        },
+    }
