@@ -74,3 +74,16 @@ def virtual_service(http: list[Json] | None = None) -> Json:
             ],
         },
     }
+
+
+def traffic_split(version: str = "v1alpha2", backends: list[Json] | None = None) -> Json:
+    return {
+        "apiVersion": f"split.smi-spec.io/{version}",
+        "kind": "TrafficSplit",
+        "metadata": {"name": "checkout", "namespace": NS},
+        "spec": {
+            "service": "checkout",
+            "backends": backends if backends is not None else [
+                {"service": BLUE, "weight": 100}, {"service": GREEN, "weight": 0}],
+        },
+    }
