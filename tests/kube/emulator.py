@@ -96,7 +96,12 @@ class StrictEmulator(kmock.KubernetesEmulator):
     async def _apply_fault(self, fault: Fault, request: kmock.Request) -> None:
         if fault.edit is None:
             raise api_error(fault.status, fault.reason, fault.message)
-        assert request.resource is not None and request.name is not None
+        assert request.resource is not None
+        if request.name is None:  # a competing creator: stores edit(body) first, so ours gets 409
+            async with self._lock:
+                await self._create(request.resource, request.namespace,
+                                   fault.edit(copy.deepcopy(_parse_body(request.body))))
+            return
         key: ObjectKey = (request.resource, request.namespace, request.name)
         async with self._lock:
             old = self._current(key)

@@ -69,7 +69,8 @@ class Fault:
 
     Either answers ``status`` without touching state (``edit`` is None) or first stores ``edit``'s
     result as another client would (bumping resourceVersion) and then serves the request normally, so
-    a stale precondition fails with a genuine 409.
+    a stale precondition fails with a genuine 409. On a collection POST, ``edit`` gets the request
+    body and its result is created first (a competing creator: ours then gets 409 AlreadyExists).
     """
 
     method: str

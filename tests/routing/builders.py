@@ -87,3 +87,22 @@ def traffic_split(version: str = "v1alpha2", backends: list[Json] | None = None)
                 {"service": BLUE, "weight": 100}, {"service": GREEN, "weight": 0}],
         },
     }
+
+
+def ingress_path(path: str, service: str) -> Json:
+    return {"path": path, "pathType": "Prefix",
+            "backend": {"service": {"name": service, "port": {"number": 80}}}}
+
+
+def ingress(name: str = "checkout", paths: list[Json] | None = None, **meta: Any) -> Json:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": name, "namespace": NS, **meta},
+        "spec": {
+            "ingressClassName": "nginx",
+            "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+            "rules": [{"host": "shop.example.com", "http": {"paths": paths if paths is not None else [
+                ingress_path("/checkout", BLUE), ingress_path("/static", "cdn-proxy")]}}],
+        },
+    }
