@@ -67,9 +67,10 @@ Edit = Callable[[Json], Json]
 class Fault:
     """Applies to the next ``times`` requests matching ``method`` and ``path`` (exact or regex).
 
-    Either answers ``status`` without touching state (``edit`` is None) or first stores ``edit``'s
-    result as another client would (bumping resourceVersion) and then serves the request normally, so
-    a stale precondition fails with a genuine 409. On a collection POST, ``edit`` gets the request
+    The first ``skip`` matching requests pass untouched. Then it either answers ``status`` without
+    touching state (``edit`` is None) or first stores ``edit``'s result as another client would
+    (bumping resourceVersion) and serves the request normally, so a stale precondition fails with a
+    genuine 409. On a collection POST, ``edit`` gets the request
     body and its result is created first (a competing creator: ours then gets 409 AlreadyExists).
     """
 
@@ -80,7 +81,9 @@ class Fault:
     reason: str = "Conflict"
     message: str = "injected fault"
     edit: Edit | None = None
+    skip: int = 0
     hits: int = field(default=0, init=False)
+    seen: int = field(default=0, init=False)
 
     def matches(self, method: str, path: str) -> bool:
         if self.hits >= self.times or method.upper() != self.method.upper():
@@ -88,6 +91,14 @@ class Fault:
         if isinstance(self.path, re.Pattern):
             return self.path.fullmatch(path) is not None
         return path == self.path
+
+    def take(self) -> bool:
+        """Count a matching request; True when this one is hit (the first ``skip`` pass through)."""
+        self.seen += 1
+        if self.seen <= self.skip:
+            return False
+        self.hits += 1
+        return True
 
 
 class FaultPlan:
@@ -102,20 +113,21 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
-    def fail(self, method: str, path: str | re.Pattern[str], *, times: int = 1, status: int = 409,
-             reason: str = "Conflict", message: str = "injected fault") -> Fault:
-        """The next ``times`` matching requests get ``status`` and change nothing."""
-        return self.add(Fault(method, path, times, status, reason, message))
+    def fail(self, method: str, path: str | re.Pattern[str], *, times: int = 1, skip: int = 0,
+             status: int = 409, reason: str = "Conflict", message: str = "injected fault") -> Fault:
+        """The next ``times`` matching requests (after ``skip``) get ``status`` and change nothing."""
+        return self.add(Fault(method, path, times, status, reason, message, skip=skip))
 
-    def edit_before(self, method: str, path: str | re.Pattern[str], edit: Edit, *, times: int = 1) -> Fault:
-        """Before each of the next ``times`` matching requests, a concurrent editor stores ``edit(obj)``."""
-        return self.add(Fault(method, path, times, edit=edit))
+    def edit_before(self, method: str, path: str | re.Pattern[str], edit: Edit, *, times: int = 1,
+                    skip: int = 0) -> Fault:
+        """Before each of the next ``times`` matching requests (after ``skip``), a concurrent editor
+        stores ``edit(obj)``."""
+        return self.add(Fault(method, path, times, edit=edit, skip=skip))
 
     def take(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.matches(method, path):
-                    fault.hits += 1
+                if fault.matches(method, path) and fault.take():
                     return fault
         return None
 
