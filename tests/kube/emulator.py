@@ -14,7 +14,9 @@ and watch streams, and takes over every write:
   merge patch (lists replace), strategic merge for built-ins only (415 for custom resources);
 * ``/status`` writes change only ``status`` and main writes never do; ``/scale`` reads and writes an
   ``autoscaling/v1`` Scale backed by ``spec.replicas``;
-* DELETE honours finalizers (deletionTimestamp first); watch streams get ADDED/MODIFIED/DELETED;
+* DELETE honours finalizers (deletionTimestamp first);
+* LIST answers a real resourceVersion; WATCH honours ``resourceVersion`` (replays later events from a
+  log), ``timeoutSeconds`` (the stream ends) and answers 410 Expired after ``expire_watch_log``;
 * ``journal`` records every request with its answer, ``faults`` injects failures and concurrent edits.
 
 Writes do not consult kmock's DSL reactions: stage failures with ``faults`` instead. The class runs on
@@ -23,9 +25,11 @@ an asyncio loop; ``harness.py`` runs it on a thread for the synchronous official
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import random
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp.web
@@ -57,10 +61,15 @@ class StrictEmulator(kmock.KubernetesEmulator):
     faults: FaultPlan = attrs.field(factory=FaultPlan, init=False)
     resource_version: int = attrs.field(default=100, init=False)
     rng: random.Random = attrs.field(factory=lambda: random.Random(0))
+    # Every published watch event with its resourceVersion, so a watch can resume from one.
+    watch_log: list[tuple[int, kmock.resource, Json]] = attrs.field(factory=list, init=False)
+    # Watches resuming from a resourceVersion below this get 410 Expired (see ``expire_watch_log``).
+    watch_horizon: int = attrs.field(default=0, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         (self.fallback ** 1)[kmock.action.LIST] << self._serve_versioned_list
+        (self.fallback ** 1)[kmock.action.WATCH] << self._serve_versioned_watch
 
     # -- request entry --------------------------------------------------------------------------
     @override
@@ -215,7 +224,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
         return obj
 
     async def _publish(self, resource: kmock.resource, event: str, obj: Json) -> None:
-        await self._buses[resource].put({"type": event, "object": copy.deepcopy(obj)})
+        payload = {"type": event, "object": copy.deepcopy(obj)}
+        self.watch_log.append((int(obj["metadata"].get("resourceVersion", 0)), resource, payload))
+        await self._buses[resource].put(payload)
 
     def _next_rv(self) -> int:
         self.resource_version += 1
@@ -233,6 +244,64 @@ class StrictEmulator(kmock.KubernetesEmulator):
                      and (request.namespace is None or ns == request.namespace)]
         return {"apiVersion": "v1", "kind": "List",
                 "metadata": {"resourceVersion": str(self.resource_version)}, "items": items}
+
+    async def _serve_versioned_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
+        """A watch as the apiserver serves it, unlike kmock's (which replays everything and never ends).
+
+        Without ``resourceVersion`` it starts with ADDED for every current object; with one it replays
+        the logged events after it, or a 410 Expired ERROR event when that is older than
+        ``watch_horizon``. ``timeoutSeconds`` ends the stream, so relisting watchers can be tested.
+        """
+        yield b""  # send the headers now: a quiet watch must still connect
+        assert request.resource is not None
+        bus = self._buses[request.resource]
+        async with self._lock:  # writes publish under this lock: nothing slips between backlog and mark
+            marker = await bus.mark()
+            backlog = self._watch_backlog(request)
+        try:
+            for event in backlog:
+                yield event
+            if backlog and backlog[-1]["type"] == "ERROR":
+                return
+            timeout = float(request.params.get("timeoutSeconds") or 0) or None
+            deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+            while True:
+                remaining = None if deadline is None else deadline - asyncio.get_running_loop().time()
+                if remaining is not None and remaining <= 0:
+                    return
+                try:
+                    event = await asyncio.wait_for(bus.get(since=marker), remaining)
+                except TimeoutError:
+                    return
+                if self._watched(request, event["object"]):
+                    yield event
+        finally:
+            await bus.unmark(marker)
+
+    def _watch_backlog(self, request: kmock.Request) -> list[Json]:
+        since = request.params.get("resourceVersion") or "0"
+        if since == "0":
+            return [{"type": "ADDED", "object": copy.deepcopy(obj.raw)}
+                    for (res, _, _), obj in self._objects.items()
+                    if res == request.resource and not obj.deleted and self._watched(request, obj.raw)]
+        if int(since) < self.watch_horizon:
+            return [{"type": "ERROR", "object": {
+                "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "code": 410,
+                "reason": "Expired", "message": f"too old resource version: {since} ({self.watch_horizon})"}}]
+        return [copy.deepcopy(event) for rv, res, event in self.watch_log
+                if res == request.resource and rv > int(since) and self._watched(request, event["object"])]
+
+    @staticmethod
+    def _watched(request: kmock.Request, obj: Json) -> bool:
+        meta = obj.get("metadata") or {}
+        return ((request.namespace is None or meta.get("namespace") == request.namespace)
+                and (request.name is None or meta.get("name") == request.name))
+
+    async def expire_watch_log(self) -> None:
+        """Forget history as etcd compaction does: resuming from any older resourceVersion is 410."""
+        async with self._lock:
+            self.watch_horizon = self.resource_version + 1
+            self.watch_log.clear()
 
     # -- seeding (called through the harness from the test thread) --------------------------------
     async def seed(self, resource: kmock.resource, obj: Json) -> Json:

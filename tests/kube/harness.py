@@ -82,6 +82,10 @@ class RunningEmulator:
     def clear_requests(self) -> None:
         self.emulator.journal.clear()
 
+    def expire_watches(self) -> None:
+        """Compact the watch history: watches resuming from an older resourceVersion get 410."""
+        self.call(self.emulator.expire_watch_log())
+
     def configuration(self) -> k8s.Configuration:
         """A client Configuration for this emulator: plain HTTP on loopback, no auth, no proxy."""
         config = k8s.Configuration(host=self.url)

@@ -259,3 +259,56 @@ def test_journal_and_faults(kube: RunningEmulator, api_client: Any) -> None:
     recorded = kube.requests()
     assert [r.brief() for r in recorded] == [("GET", ROUTE_PATH, s) for s in statuses]
     assert recorded[0].body is None and recorded[0].query == {}
+
+
+def test_watch_ends_at_timeout_seconds(kube: RunningEmulator, api_client: Any) -> None:
+    kube.seed(gateway_route())
+    events = list(
+        WATCH().stream(
+            custom(api_client).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            NS,
+            PLURAL,
+            timeout_seconds=1,
+            _request_timeout=10,
+        )
+    )
+    assert [e["type"] for e in events] == ["ADDED"]
+
+
+def test_watch_resumes_after_a_resource_version(kube: RunningEmulator, api_client: Any) -> None:
+    first = kube.seed(gateway_route())
+    kube.seed(gateway_route(name="second"))
+    kube.seed(gateway_route(name="elsewhere") | {"metadata": {"name": "elsewhere", "namespace": "other"}})
+    events = list(
+        WATCH().stream(
+            custom(api_client).list_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            NS,
+            PLURAL,
+            resource_version=first["metadata"]["resourceVersion"],
+            timeout_seconds=1,
+        )
+    )
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [("ADDED", "second")]
+
+
+def test_watch_from_a_compacted_resource_version_is_410(kube: RunningEmulator, api_client: Any) -> None:
+    old = kube.seed(gateway_route())
+    kube.expire_watches()
+    stream: Any = WATCH()
+    with pytest.raises(k8s.ApiException) as caught:
+        list(
+            stream.stream(
+                custom(api_client).list_namespaced_custom_object,
+                GROUP,
+                VERSION,
+                NS,
+                PLURAL,
+                resource_version=old["metadata"]["resourceVersion"],
+                timeout_seconds=1,
+            )
+        )
+    assert caught.value.status == 410
