@@ -18,6 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 import tenacity
+import urllib3
 
 from controller.routing.base import RouterError, WeightMismatch
 
@@ -97,7 +98,7 @@ class KubeApi:
             response = self._client.call_api(*serialized, _request_timeout=self._timeout)
             data: bytes = response.read() or b""
             status: int = response.status
-        except Exception as exc:  # urllib3 and client errors vary; all mean "no answer"
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, timed out, TLS
             raise KubeApiError(f"{method} {what}: no answer from the API server: {exc}", 0) from exc
         if status == 404:
             return None

@@ -6,10 +6,11 @@ import copy
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
 
 from controller.routing.base import RouterError, WeightMismatch
 from controller.routing.gateway_api import GatewayRouteRouter
-from controller.routing.kube_common import ConflictError, RetryPolicy
+from controller.routing.kube_common import ConflictError, KubeApiError, RetryPolicy
 from tests.kube.harness import RunningEmulator
 from tests.routing.builders import BLUE, GREEN, NS, backend, gateway_route
 
@@ -174,3 +175,24 @@ def test_out_of_range_weight_is_refused_before_any_request(
 def test_describe_names_route_rule_and_services(api_client: Any) -> None:
     assert router(api_client).describe() == (
         "HTTPRoute shop/checkout rule main (checkout-blue -> checkout-green)")
+
+
+def test_unreachable_api_server_is_a_transient_error(kube: RunningEmulator) -> None:
+    config = kube.configuration()
+    config.host = "http://127.0.0.1:9"  # discard port: nothing listens
+    config.retries = 0
+    api: Any = k8s.ApiClient(config)
+    try:
+        with pytest.raises(KubeApiError, match=r"GET HTTPRoute shop/checkout: no answer") as caught:
+            router(api).get_weight()
+        assert caught.value.transient
+    finally:
+        api.close()
+
+
+def test_server_errors_carry_status_and_message(kube: RunningEmulator, api_client: Any) -> None:
+    kube.seed(gateway_route())
+    kube.faults.fail("PUT", PATH, status=403, reason="Forbidden", message="RBAC says no")
+    with pytest.raises(KubeApiError, match=r"PUT HTTPRoute shop/checkout: HTTP 403: RBAC says no") as caught:
+        router(api_client).set_weight(5)
+    assert not caught.value.transient
