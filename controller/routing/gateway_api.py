@@ -1,0 +1,112 @@
+"""Gateway API HTTPRoute / GRPCRoute: green's share is its backendRef weight within one rule.
+
+Weights are relative integers (default 1), so the pair is written as green=w, blue=100-w and the
+effective share is read as green / (sum of every backendRef weight in the rule): a foreign backend
+left in the rule genuinely dilutes the split and the read-back says so. ``spec.rules`` is an atomic
+list (a merge patch would replace it whole), hence the read-modify-write of the full object.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from controller.routing.base import RouterError
+from controller.routing.kube_common import (
+    DEFAULT_RETRY,
+    Json,
+    KubeApi,
+    ObjectRef,
+    RetryPolicy,
+    check_weight,
+    fetch,
+    percent,
+    update,
+    verified,
+)
+
+API_VERSION = "gateway.networking.k8s.io/v1"
+RouteKind = Literal["HTTPRoute", "GRPCRoute"]
+_PLURALS: dict[str, str] = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes"}
+
+
+class GatewayRouteRouter:
+    """Steers one rule of an HTTPRoute or GRPCRoute between the blue and green Services."""
+
+    def __init__(self, api_client: Any, namespace: str, route: str, blue_service: str, green_service: str,
+                 *, kind: RouteKind = "HTTPRoute", rule: str | None = None,
+                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self._api = KubeApi(api_client)
+        self._ref = ObjectRef(API_VERSION, _PLURALS[kind], kind, namespace, route)
+        self._rule = rule
+        self._blue = blue_service
+        self._green = green_service
+        self._retry = retry
+
+    def describe(self) -> str:
+        rule = f" rule {self._rule}" if self._rule else ""
+        return f"{self._ref}{rule} ({self._blue} -> {self._green})"
+
+    def get_weight(self) -> int:
+        rule = self._locate(fetch(self._api, self._ref))[1]
+        green = self._pair(rule)[1]
+        total = sum(_weight(ref) for ref in rule["backendRefs"])
+        return percent(_weight(rule["backendRefs"][green]), total)
+
+    def set_weight(self, green: int) -> int:
+        check_weight(green)
+
+        def mutate(route: Json) -> Json:
+            _, rule = self._locate(route)
+            blue_at, green_at = self._pair(rule)
+            rule["backendRefs"][green_at]["weight"] = green
+            rule["backendRefs"][blue_at]["weight"] = 100 - green
+            return route
+
+        update(self._api, self._ref, mutate, self._retry)
+        return verified(self.describe(), green, self.get_weight())
+
+    def _locate(self, route: Json) -> tuple[int, Json]:
+        """The rule to steer: by name when configured, else the one rule naming both Services."""
+        rules = (route.get("spec") or {}).get("rules") or []
+        if self._rule is not None:
+            for index, rule in enumerate(rules):
+                if rule.get("name") == self._rule:
+                    return index, rule
+            raise RouterError(f"{self._ref}: spec.rules has no rule named {self._rule!r}")
+        matching = [(i, r) for i, r in enumerate(rules)
+                    if self._indexes(r, self._blue) and self._indexes(r, self._green)]
+        if len(matching) != 1:
+            found = "no rule" if not matching else f"{len(matching)} rules"
+            raise RouterError(f"{self._ref}: {found} in spec.rules reference both Services "
+                              f"{self._blue!r} and {self._green!r} in backendRefs; name the rule to steer")
+        return matching[0]
+
+    def _pair(self, rule: Json) -> tuple[int, int]:
+        """Indexes of blue's and green's backendRef; exactly one each, or the rule is not ours."""
+        found = []
+        for service in (self._blue, self._green):
+            indexes = self._indexes(rule, service)
+            if len(indexes) != 1:
+                problem = "does not reference" if not indexes else "references more than once"
+                raise RouterError(f"{self._ref}: rule {_rule_label(rule)} backendRefs {problem} "
+                                  f"Service {service!r}")
+            found.append(indexes[0])
+        return found[0], found[1]
+
+    def _indexes(self, rule: Json, service: str) -> list[int]:
+        return [i for i, ref in enumerate(rule.get("backendRefs") or []) if self._is_service(ref, service)]
+
+    def _is_service(self, ref: Json, service: str) -> bool:
+        return (ref.get("name") == service
+                and ref.get("group", "") in ("", "core")
+                and ref.get("kind", "Service") == "Service"
+                and ref.get("namespace", self._ref.namespace) == self._ref.namespace)
+
+
+def _weight(ref: Json) -> int:
+    weight = ref.get("weight", 1)
+    return weight if isinstance(weight, int) and weight >= 0 else 0
+
+
+def _rule_label(rule: Json) -> str:
+    return repr(rule["name"]) if rule.get("name") else "(unnamed)"
