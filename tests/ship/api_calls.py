@@ -28,10 +28,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VERB_OF_PREFIX = {"list": "list", "read": "get", "create": "create", "patch": "patch", "replace": "update",
-                  "delete": "delete", "delete_collection": "deletecollection"}
+VERB_OF_PREFIX = {"list": "list", "read": "get", "get": "get", "create": "create", "patch": "patch",
+                  "replace": "update", "delete": "delete", "delete_collection": "deletecollection"}
 TYPED_METHOD = re.compile(
-    r"^(?P<prefix>list|read|create|patch|replace|delete_collection|delete)_(?:namespaced_)?(?P<kind>[a-z_]+?)"
+    r"^(?P<prefix>list|read|get|create|patch|replace|delete_collection|delete)_"
+    r"(?:namespaced_)?(?P<kind>[a-z_]+?)"
     r"(?P<sub>_status|_scale)?(?:_for_all_namespaces)?$")
 API_CLASS = re.compile(r"^(?P<name>[A-Z][A-Za-z]*?)V\d+(?:alpha\d+|beta\d+)?Api$")
 GROUP_OF_API = {"Core": "", "Apps": "apps", "Networking": "networking.k8s.io", "Coordination": "coordination.k8s.io",
@@ -114,8 +115,8 @@ class _ModuleScan:
     def __init__(self, tree: ast.Module, filename: str, result: ScanResult) -> None:
         self.tree, self.filename, self.result = tree, filename, result
         self.constants = _string_constants(tree)
-        self.api_groups = {GROUP_OF_API[m["name"]] for node in ast.walk(tree)
-                           for ident in _identifiers(node) if (m := API_CLASS.match(ident)) and m["name"] in GROUP_OF_API}
+        self.api_groups = {g for node in ast.walk(tree) for ident in _identifiers(node) if (g := _api_group(ident))}
+        self.receivers = _api_receivers(tree)
 
     def where(self, node: ast.AST) -> str:
         return f"{self.filename}:{getattr(node, 'lineno', 0)}"
@@ -140,15 +141,20 @@ class _ModuleScan:
         call = self.call_of(node)
         if call is not None and any(k.arg == "watch" and _truthy(k.value) for k in call.keywords):
             verbs.append("watch")
-        if kind.endswith("custom_object") or kind == "custom_object":
+        if kind.endswith("custom_object"):
             self.custom_object(node, call, kind, sub, verbs)
+            return
+        if m["prefix"] == "get":  # typed APIs say read_; get_ is CustomObjectsApi only (or not an API call)
             return
         if kind not in TYPED_KINDS:
             if "api" in ast.unparse(node.value).lower():
                 self.unresolved(node, f"{node.attr}: unknown kind {kind!r}; add it to TYPED_KINDS")
             return
         groups, plural = TYPED_KINDS[kind]
-        chosen = [g for g in groups if g in self.api_groups] or list(groups)
+        receiver = ast.unparse(node.value)
+        known = {self.receivers[receiver]} if receiver in self.receivers else {
+            g for ident in re.findall(r"\w+", receiver) if (g := _api_group(ident)) is not None} or self.api_groups
+        chosen = [g for g in groups if g in known] or list(groups)
         for group in chosen:
             self.use(group, f"{plural}/{sub}" if sub else plural, verbs, node)
 
@@ -203,13 +209,13 @@ class _ModuleScan:
             if method not in (*DYNAMIC_VERBS, "watch") or not isinstance(call.func, ast.Attribute):
                 continue
             receiver = ast.unparse(call.func.value)
-            target = receiver if receiver in bound else next(
+            used = receiver if receiver in bound else next(
                 (ast.unparse(a) for a in [*call.args[:1], _kwarg(call, "resource")] if a is not None
                  and ast.unparse(a).removesuffix(".status") in bound), None)
-            if target is None:
+            if used is None:
                 continue
-            sub = "/status" if target.endswith(".status") else ""
-            group, plural = bound[target.removesuffix(".status")]
+            sub = "/status" if used.endswith(".status") else ""
+            group, plural = bound[used.removesuffix(".status")]
             verbs = ["list", "watch"] if method == "watch" else [DYNAMIC_VERBS[method]]
             if method == "get" and _kwarg(call, "name") is None and len(call.args) < (1 if receiver in bound else 2):
                 verbs = ["list"]
@@ -265,6 +271,27 @@ def _string_constants(tree: ast.Module) -> dict[str, tuple[str, ...]]:
             for arg, default in pairs:
                 if isinstance(default, ast.Constant) and isinstance(default.value, str):
                     found.setdefault(arg.arg, (default.value,))
+    return found
+
+
+def _api_group(identifier: str) -> str | None:
+    m = API_CLASS.match(identifier)
+    return GROUP_OF_API.get(m["name"]) if m else None
+
+
+def _api_receivers(tree: ast.Module) -> dict[str, str]:
+    """``core = client.CoreV1Api()`` (also in tuples and on ``self.``): receiver text -> API group."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Assign | ast.AnnAssign) or node.value is None:
+            continue
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            pairs = (zip(target.elts, node.value.elts, strict=False)
+                     if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+            for name, value in pairs:
+                if isinstance(value, ast.Call) and (group := _api_group(_name(value.func) or "")) is not None:
+                    found[ast.unparse(name)] = group
     return found
 
 

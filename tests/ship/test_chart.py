@@ -62,7 +62,8 @@ def test_deployment_is_locked_down(rendered: dict[str, list[Obj]]) -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
-    assert {"--leader-elect", "--all-namespaces", "--metrics-addr=:8080", "--health-addr=:8081"} <= set(container["args"])
+    expected_args = {"--leader-elect", "--all-namespaces", "--metrics-addr=:8080", "--health-addr=:8081"}
+    assert expected_args <= set(container["args"])
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
     assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
     assert [v["mountPath"] for v in container["volumeMounts"]] == ["/tmp"]
@@ -73,7 +74,8 @@ def test_namespaced_mode_grants_nothing_cluster_wide(rendered: dict[str, list[Ob
     cluster_roles = [r["metadata"]["name"] for r in of_kind(objects, "ClusterRole")]
     assert not any(name.endswith("-manager") for name in cluster_roles), "operator rules must be Roles"
     assert of_kind(objects, "ClusterRoleBinding") == []
-    managers = [r["metadata"]["namespace"] for r in of_kind(objects, "Role") if r["metadata"]["name"].endswith("-manager")]
+    roles = of_kind(objects, "Role")
+    managers = [r["metadata"]["namespace"] for r in roles if r["metadata"]["name"].endswith("-manager")]
     assert sorted(managers) == ["payments", "shop"]
     args = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--namespace=shop" in args and "--namespace=payments" in args and "--all-namespaces" not in args
@@ -108,7 +110,8 @@ def test_pdb_and_service_select_the_operator_pods(rendered: dict[str, list[Obj]]
 def test_crd_in_chart_is_config_crd_byte_for_byte() -> None:
     source = REPO / "config" / "crd" / "bluegreenrollouts.greenlane.dev.yaml"
     assert [p.name for p in (CHART / "crds").iterdir()] == [source.name]
-    assert (CHART / "crds" / source.name).read_bytes() == source.read_bytes(), "cp config/crd/*.yaml charts/greenlane/crds/"
+    copy = CHART / "crds" / source.name
+    assert copy.read_bytes() == source.read_bytes(), "run: cp config/crd/*.yaml charts/greenlane/crds/"
 
 
 def test_values_schema_rejects_mistakes(tools: K8sTools) -> None:
