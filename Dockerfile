@@ -19,7 +19,9 @@ RUN python -m pip wheel --no-deps --wheel-dir /wheels . \
  && /opt/greenlane/bin/pip install --no-compile /wheels/*.whl \
  # Compile bytecode now: at runtime the filesystem is read-only and nothing may be written.
  && /opt/greenlane/bin/python -m compileall -q /opt/greenlane/lib \
- && /opt/greenlane/bin/greenlane --help > /dev/null
+ && /opt/greenlane/bin/greenlane --help > /dev/null \
+ # The operator installs nothing at runtime: no pip or setuptools in the image.
+ && /opt/greenlane/bin/python -m pip uninstall -y -q pip setuptools
 
 # ---- runtime: the interpreter and the virtualenv, no compilers, no pip --------------------------
 FROM ${PYTHON_IMAGE}
