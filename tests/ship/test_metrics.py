@@ -50,7 +50,8 @@ def test_status_becomes_phase_weight_step_and_checks() -> None:
 
 def test_rollback_counts_and_latest_transition_wins() -> None:
     metrics = OperatorMetrics()
-    rolled_back = status(phase="RolledBack", weight=0, rollback=RollbackRecord(reason="CheckFailed", check="errors", at=T1),
+    rollback = RollbackRecord(reason="CheckFailed", check="errors", at=T1)
+    rolled_back = status(phase="RolledBack", weight=0, rollback=rollback,
                          conditions=[Condition(type="Progressing", status="False", last_transition_time=T0)])
     metrics.observe_status("shop", "checkout", rolled_back)
     metrics.record_rollback("shop", "checkout", "CheckFailed", "errors")
