@@ -117,3 +117,24 @@ def test_dashboard_shows_weight_checks_green_vs_blue_and_rollbacks() -> None:
 def test_config_manifests_parse_as_yaml() -> None:
     for path in sorted(Path(REPO / "config").glob("*/**/*.yaml")):
         assert list(yaml.safe_load_all(path.read_text())), path
+
+
+def readme_section(title: str) -> str:
+    return (REPO / "README.md").read_text().split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_readme_documents_every_operator_metric() -> None:
+    documented = set(METRIC.findall(readme_section("Alerts and dashboard")))
+    families = {family.name for family in OperatorMetrics().registry.collect()}  # counters without _total
+    assert {name.removesuffix("_total") for name in documented} == families
+
+
+def test_readme_gateway_api_example_is_a_valid_rollout(tmp_path: Path) -> None:
+    from controller.cli import main
+
+    block = readme_section("Gateway API example").split("```yaml\n", 1)[1].split("```", 1)[0]
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(block)]
+    assert kinds == ["HTTPRoute", "BlueGreenRollout"]
+    rollout = tmp_path / "rollout.yaml"
+    rollout.write_text(yaml.safe_dump(list(yaml.safe_load_all(block))[1]))
+    assert main(["validate", "-f", str(rollout)]) == 0
