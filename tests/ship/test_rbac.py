@@ -1,0 +1,194 @@
+"""RBAC: the chart and config/rbac grant exactly controller/kube/permissions.py, and the code uses no more.
+
+Two directions: rendered rules == declared list (no extra grant slips in, none is missing), and every
+Kubernetes API call found in ``controller/`` is covered by the declared list (scanner in api_calls.py).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Iterable
+
+import pytest
+import yaml
+
+from controller.kube.permissions import PERMISSIONS, allowed, by_scope, rbac_rules, triples
+from tests.ship.api_calls import scan_source, scan_tree
+from tests.ship.k8s_tools import REPO, K8sTools
+from tests.ship.render import NAMESPACE, Obj, documents, helm_template, of_kind, one, run
+
+Triple = tuple[str, str, str]
+
+
+def rule_triples(rules: Iterable[dict[str, list[str]]]) -> list[Triple]:
+    """Expand rules to sorted (group, resource, verb), rejecting wildcards and duplicates."""
+    found: list[Triple] = []
+    for rule in rules:
+        assert set(rule) <= {"apiGroups", "resources", "verbs"}, f"unexpected rule keys: {rule}"
+        for field in ("apiGroups", "resources", "verbs"):
+            assert not any("*" in item for item in rule[field]), f"wildcard in {rule}"
+        found += [(g, r, v) for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]]
+    assert len(found) == len(set(found)), "duplicate grants"
+    return sorted(found)
+
+
+def declared(scope: str) -> list[Triple]:
+    return sorted(triples(by_scope("watched" if scope == "watched" else "release")))
+
+
+def operator_roles(objects: list[Obj]) -> tuple[list[Obj], list[Obj]]:
+    roles = [o for o in objects if o["kind"] in ("ClusterRole", "Role")]
+    watched = [r for r in roles if r["metadata"]["name"].endswith("-manager")]
+    release = [r for r in roles if r["metadata"]["name"].endswith("-leader-election")]
+    return watched, release
+
+
+@pytest.mark.parametrize("values", [{}, {"scope": "namespaced", "watchNamespaces": "{shop,payments}"}],
+                         ids=["cluster", "namespaced"])
+def test_chart_grants_exactly_the_declared_permissions(tools: K8sTools, values: dict[str, str]) -> None:
+    objects = helm_template(tools, values)
+    watched, release = operator_roles(objects)
+    assert watched, "no operator role rendered"
+    for role in watched:
+        assert rule_triples(role["rules"]) == declared("watched"), role["metadata"]
+    (lease_role,) = release
+    assert lease_role["kind"] == "Role" and lease_role["metadata"]["namespace"] == NAMESPACE
+    assert rule_triples(lease_role["rules"]) == declared("release")
+    bindings = [b for b in objects if b["kind"] in ("ClusterRoleBinding", "RoleBinding")]
+    assert len(bindings) == len(watched) + 1
+    for binding in bindings:
+        (subject,) = binding["subjects"]
+        assert subject == {"kind": "ServiceAccount", "name": one(objects, "ServiceAccount")["metadata"]["name"],
+                           "namespace": NAMESPACE}
+
+
+def test_no_role_in_the_chart_uses_wildcards(tools: K8sTools) -> None:
+    objects = helm_template(tools, {"scope": "namespaced"}) + helm_template(tools)
+    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+        rule_triples(role["rules"])
+
+
+def test_config_rbac_grants_exactly_the_declared_permissions(tools: K8sTools) -> None:
+    objects = documents(run([str(tools.kubectl), "kustomize", str(REPO / "config" / "rbac")]))
+    watched, release = operator_roles(objects)
+    assert [r["kind"] for r in watched] == ["ClusterRole"]
+    assert rule_triples(watched[0]["rules"]) == declared("watched")
+    assert rule_triples(release[0]["rules"]) == declared("release")
+    assert watched[0]["rules"] == rbac_rules("watched")
+
+
+def test_user_roles_let_on_call_patch_and_viewers_only_read(tools: K8sTools) -> None:
+    for objects in (helm_template(tools), documents((REPO / "config/rbac/user_roles.yaml").read_text())):
+        roles = {r["metadata"]["name"].removeprefix("greenlane-"): r for r in of_kind(objects, "ClusterRole")}
+        operator = rule_triples(roles["rollout-operator"]["rules"])
+        viewer = rule_triples(roles["rollout-viewer"]["rules"])
+        assert ("greenlane.dev", "bluegreenrollouts", "patch") in operator
+        assert {v for _, _, v in viewer} == {"get", "list", "watch"}
+        assert roles["rollout-operator"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+        assert roles["rollout-viewer"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+
+
+def test_declared_permissions_cover_the_operator_contract() -> None:
+    """The operator, CLI and routers rely on these; removing one breaks them at runtime."""
+    for need in [("greenlane.dev", "bluegreenrollouts/status", "update"),
+                 ("greenlane.dev", "bluegreenrollouts", "patch"),
+                 ("coordination.k8s.io", "leases", "update"), ("apps", "deployments/scale", "patch"),
+                 ("", "events", "create"), ("events.k8s.io", "events", "create"), ("", "secrets", "get"),
+                 ("networking.k8s.io", "ingresses", "create"), ("gateway.networking.k8s.io", "grpcroutes", "update")]:
+        assert allowed(*need), need
+    assert not any(verb in ("delete", "deletecollection") for _, _, verb in triples())
+    assert len({(p.group, p.resource) for p in PERMISSIONS}) == len(PERMISSIONS)
+
+
+# ---- the code uses nothing the declared list lacks ----------------------------------------------
+
+# The CLI runs with the invoking human's credentials (see the user roles), the sandbox with none.
+NOT_THE_OPERATOR = ("controller/cli/", "controller/sandbox/")
+
+
+def test_controller_source_uses_only_declared_permissions() -> None:
+    result = scan_tree(REPO / "controller", base=REPO)
+    result.uses[:] = [u for u in result.uses if not u.where.startswith(NOT_THE_OPERATOR)]
+    assert result.unresolved == [], "the scanner cannot tell what these need; use literals/constants or a " \
+                                    "'# rbac: group/resource verb' comment:\n" + "\n".join(map(str, result.unresolved))
+    missing = sorted({u for u in result.uses if not allowed(u.group, u.resource, u.verb)})
+    assert missing == [], "add to controller/kube/permissions.py (and the chart, config/rbac):\n" + "\n".join(
+        f"  {u.group or 'core'}/{u.resource} {u.verb}  ({u.where})" for u in missing)
+
+
+def scan(code: str) -> set[Triple]:
+    result = scan_source(textwrap.dedent(code), "snippet.py")
+    assert result.unresolved == []
+    return result.triples()
+
+
+def test_scanner_reads_typed_apis_and_watches() -> None:
+    assert scan("""
+        from kubernetes import client, watch
+        core, apps = client.CoreV1Api(), client.AppsV1Api()
+        for event in watch.Watch().stream(core.list_namespaced_pod, "shop"):
+            pass
+        apps.read_namespaced_deployment("checkout", "shop")
+        apps.patch_namespaced_deployment_scale("checkout", "shop", {"spec": {"replicas": 2}})
+        apps.list_replica_set_for_all_namespaces(watch=True)
+        client.CoordinationV1Api().replace_namespaced_lease("greenlane-leader", "ops", body)
+        client.EventsV1Api().create_namespaced_event("shop", body)
+    """) == {("", "pods", "list"), ("", "pods", "watch"), ("apps", "deployments", "get"),
+             ("apps", "deployments/scale", "patch"), ("apps", "replicasets", "list"), ("apps", "replicasets", "watch"),
+             ("coordination.k8s.io", "leases", "update"), ("events.k8s.io", "events", "create")}
+
+
+def test_scanner_reads_custom_objects_through_constants() -> None:
+    assert scan("""
+        GROUP, PLURAL = "greenlane.dev", "bluegreenrollouts"
+        GROUP = "greenlane.dev"
+        PLURAL = "bluegreenrollouts"
+        def write(api, ns, name, body):
+            api.patch_namespaced_custom_object_status(GROUP, "v1alpha1", ns, PLURAL, name, body)
+            api.list_cluster_custom_object(group="split.smi-spec.io", version="v1alpha2", plural="trafficsplits")
+    """) == {("greenlane.dev", "bluegreenrollouts/status", "patch"), ("split.smi-spec.io", "trafficsplits", "list")}
+
+
+def test_scanner_reads_the_dynamic_client() -> None:
+    assert scan("""
+        def steer(dyn, ns):
+            routes = dyn.resources.get(api_version="gateway.networking.k8s.io/v1", kind="HTTPRoute")
+            route = routes.get(name="checkout", namespace=ns)
+            dyn.patch(routes, body=[], name="checkout", namespace=ns, content_type="application/json-patch+json")
+            ingresses = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
+            ingresses.create(body={}, namespace=ns)
+    """) == {("gateway.networking.k8s.io", "httproutes", "get"), ("gateway.networking.k8s.io", "httproutes", "patch"),
+             ("networking.k8s.io", "ingresses", "create")}
+
+
+def test_scanner_reads_raw_object_refs_like_the_routers() -> None:
+    """The shape of controller/routing/gateway_api.py on the routers' branch."""
+    assert scan("""
+        API_VERSION = "gateway.networking.k8s.io/v1"
+        _PLURALS = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes"}
+        class Router:
+            def __init__(self, api_client, namespace, route, kind="HTTPRoute"):
+                self._api = KubeApi(api_client)
+                self._ref = ObjectRef(API_VERSION, _PLURALS[kind], kind, namespace, route)
+            def get_weight(self):
+                return fetch(self._api, self._ref)
+            def set_weight(self, green):
+                return update(self._api, self._ref, mutate, self._retry)
+    """) == {("gateway.networking.k8s.io", p, v) for p in ("httproutes", "grpcroutes") for v in ("get", "update")}
+
+
+def test_scanner_reports_what_it_cannot_resolve_and_honours_pragmas() -> None:
+    result = scan_source("def f(api, g, p):\n    api.get_namespaced_custom_object(g, 'v1', 'ns', p, 'x')\n", "x.py")
+    assert [u.where for u in result.unresolved] == ["x.py:2"]
+    pragma = scan_source("x = 1  # rbac: core/configmaps get,list\n", "y.py")
+    assert pragma.triples() == {("", "configmaps", "get"), ("", "configmaps", "list")}
+
+
+def test_scanner_flags_a_call_the_permissions_lack() -> None:
+    uses = scan_source("from kubernetes import client\nclient.CoreV1Api().delete_namespaced_pod('p', 'ns')\n", "z.py")
+    assert [(u.resource, u.verb) for u in uses.uses if not allowed(u.group, u.resource, u.verb)] == [("pods", "delete")]
+
+
+def test_config_rbac_role_file_is_what_permissions_py_renders() -> None:
+    role = yaml.safe_load((REPO / "config/rbac/role.yaml").read_text())
+    assert role["rules"] == rbac_rules("watched")
