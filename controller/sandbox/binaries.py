@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.sandbox.errors import INSTALL_HINT, MissingDependency
+from controller.sandbox.errors import INSTALL_HINT, MissingDependencyError
 
 # sbin directories are missing from many users' PATH even though the packages install there.
 _SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
@@ -51,13 +51,13 @@ def find_program(names: Sequence[str], *, package: str, extra_dirs: Iterable[str
         if override is not None:
             if os.access(override, os.X_OK):
                 return override
-            raise MissingDependency(f"{override} (from the environment) is not an executable {name}")
+            raise MissingDependencyError(f"{override} (from the environment) is not an executable {name}")
     search = os.pathsep.join([os.environ.get("PATH", ""), *extra_dirs])
     for name in names:
         found = shutil.which(name, path=search)
         if found:
             return Path(found)
-    raise MissingDependency(
+    raise MissingDependencyError(
         f"{' / '.join(names)} not found on PATH or in {', '.join(extra_dirs)}: install the Debian package "
         f"`{package}` ({INSTALL_HINT}) or set GREENLANE_{re.sub(r'[^A-Z0-9]', '_', names[0].upper())}"
     )
@@ -87,14 +87,14 @@ def find_postgres() -> dict[str, Path]:
     for directory in [*candidates, *postgres_dirs()]:
         if all(os.access(directory / p, os.X_OK) for p in _POSTGRES_PROGRAMS):
             return {p: directory / p for p in _POSTGRES_PROGRAMS}
-    raise MissingDependency(
+    raise MissingDependencyError(
         "PostgreSQL server programs (initdb, postgres, pg_ctl, pg_isready) not found beside a `postgres` on "
         f"PATH or in {', '.join(_POSTGRES_GLOBS)}: install the Debian package `postgresql` ({INSTALL_HINT})"
     )
 
 
 def find_server_binaries() -> ServerBinaries:
-    """Every server binary, or a MissingDependency naming the first one missing and how to install it."""
+    """Every server binary, or a MissingDependencyError naming the first one missing and how to install it."""
     pg = find_postgres()
     return ServerBinaries(
         prometheus=find_program(["prometheus"], package="prometheus"),

@@ -13,9 +13,9 @@ class SandboxError(Exception):
     """Something in the local sandbox could not be started, reached or stopped."""
 
 
-class MissingDependency(SandboxError):
+class MissingDependencyError(SandboxError):
     """A server binary or Python interpreter the sandbox needs is not installed."""
 
 
-class ProcessFailed(SandboxError):
+class SandboxProcessError(SandboxError):
     """A child process exited or never became ready; the message ends with the tail of its log."""

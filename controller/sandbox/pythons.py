@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller.sandbox.errors import MissingDependency
+from controller.sandbox.errors import MissingDependencyError
 
 _PROBE = (
     "import json, platform, sys; "
@@ -38,14 +38,15 @@ class Interpreter:
 
 
 def probe(executable: str | Path) -> Interpreter:
-    """Asks the interpreter itself for its executable and version; raises MissingDependency if it can't."""
+    """Asks the interpreter itself for its executable and version (a shim only knows its own path)."""
     try:
         out = subprocess.run(
-            [str(executable), "-c", _PROBE], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S, check=True
+            [str(executable), "-c", _PROBE], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
+            check=True,
         ).stdout
         data = json.loads(out.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
-        raise MissingDependency(f"{executable} is not a working Python interpreter: {exc}") from exc
+        raise MissingDependencyError(f"{executable} is not a working Python interpreter: {exc}") from exc
     return Interpreter(path=Path(data["executable"]), version=str(data["version"]))
 
 
@@ -83,14 +84,15 @@ def find_python(minor: str, explicit: str | Path | None = None) -> Interpreter:
             continue
         try:
             found = probe(candidate)
-        except MissingDependency as exc:
+        except MissingDependencyError as exc:
             tried.append(str(exc))
             continue
         if found.minor == minor:
             return found
         tried.append(f"{candidate} is Python {found.version}")
     detail = f" (tried: {'; '.join(tried)})" if tried else ""
-    raise MissingDependency(
+    raise MissingDependencyError(
         f"no Python {minor} interpreter found on PATH (python{minor}) or via pyenv{detail}: "
-        f"install one (`pyenv install {minor}` or `apt-get install python{minor}`) or pass its path explicitly"
+        f"install one (`pyenv install {minor}` or `apt-get install python{minor}`) "
+        "or pass its path explicitly"
     )

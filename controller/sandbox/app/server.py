@@ -36,7 +36,8 @@ class App:
         self.db_query_ratio: float = args.db_query_ratio
         self.faults = FaultState(FaultSettings.from_pairs(args.fault))
         self.db = Database(args.dsn, args.deployment, pool_size=args.pool_size)
-        self.chaos = Chaos(self.faults, self.db.connect_extra, max_leaked_connections=args.max_leaked_connections)
+        self.chaos = Chaos(self.faults, self.db.connect_extra,
+                           max_leaked_connections=args.max_leaked_connections)
         # Startup memory is by definition paid at startup, whatever fault_after_s says.
         self.chaos.allocate_startup(self.faults.settings.startup_memory_mb)
         track_pool(
@@ -73,7 +74,7 @@ class Handler(BaseHTTPRequestHandler):
     server: AppServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Access logs would drown the sandbox's log files; errors still reach stderr."""
 
     def do_GET(self) -> None:
@@ -132,6 +133,12 @@ class AppServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: App) -> None:
         super().__init__(address, Handler)
         self.app = app
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up early (health checks, a stopped load generator) are not app errors."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
