@@ -176,7 +176,7 @@ class Sandbox:
         else:
             path = Path(tempfile.mkdtemp(prefix="greenlane-sandbox-"))
             self._owns_state_dir = True
-        path.chmod(0o711)  # PostgreSQL's unprivileged account must traverse it to its data dir
+            path.chmod(0o711)  # PostgreSQL's unprivileged account must traverse it to its data dir
         return path
 
     def _start_all(self) -> None:
@@ -192,7 +192,7 @@ class Sandbox:
         pg = self._postgres = PostgresServer(bins, data_dir=state / "pgdata", log_dir=logs, port=pg_port)
         with ThreadPoolExecutor(max_workers=3) as pool:  # venv checks overlap with initdb
             venv_futures = {t: pool.submit(ensure_venv, i, cfg.cache_dir) for t, i in interpreters.items()}
-            self._push("postgres", pg.process.stop)
+            self._push("postgres", pg.stop)
             pg.start()
             pg.wait_ready(cfg.startup_timeout_s)
             self._venvs = {t: f.result() for t, f in venv_futures.items()}

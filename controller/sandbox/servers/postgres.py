@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import signal
+import stat
+import tempfile
 from pathlib import Path
 
 from controller.sandbox.binaries import ServerBinaries
@@ -44,15 +47,31 @@ def _run_as() -> pwd.struct_passwd | None:
         ) from None
 
 
+def _others_can_reach(path: Path) -> bool:
+    """Every ancestor is searchable by "other": pytest's and many home tmp dirs are 0700 root."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.resolve().parents)
+
+
 class PostgresServer:
     """initdb into ``data_dir`` then run postgres with settings tuned for a disposable demo."""
 
     def __init__(self, bins: ServerBinaries, *, data_dir: Path, log_dir: Path, port: int,
                  max_connections: int = 300) -> None:
-        self.bins, self.data_dir, self.log_dir, self.port = bins, data_dir, log_dir, port
+        self.bins, self.log_dir, self.port = bins, log_dir, port
         self.max_connections = max_connections
         self.user = _run_as()
         username = self.user.pw_name if self.user else None
+        self._own_tmp: Path | None = None
+        if self.user and not _others_can_reach(data_dir):
+            # The unprivileged account could not even reach data_dir: use a reachable temp dir.
+            self._own_tmp = Path(tempfile.mkdtemp(prefix="greenlane-pgdata-"))
+            self._own_tmp.chmod(0o711)
+            data_dir = self._own_tmp / "data"
+            if not _others_can_reach(data_dir):
+                raise MissingDependencyError(
+                    f"neither {data_dir.parent} nor the temp dir is reachable by user {username}: "
+                    "set TMPDIR to a world-searchable directory")
+        self.data_dir = data_dir
         self.process = ManagedProcess(
             ProcessSpec(
                 name="postgres",
@@ -91,6 +110,13 @@ class PostgresServer:
         if not (self.data_dir / "PG_VERSION").exists():
             self.initdb()
         self.process.start()
+
+    def stop(self) -> None:
+        """Stops the server, then removes a data dir we had to place outside the caller's state dir."""
+        self.process.stop()
+        if self._own_tmp is not None:
+            shutil.rmtree(self._own_tmp, ignore_errors=True)
+            self._own_tmp = None
 
     def wait_ready(self, timeout_s: float) -> None:
         probe = command_ok(
