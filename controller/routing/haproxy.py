@@ -60,16 +60,25 @@ class HaproxyRuntime:
 class HaproxyRouter:
     """``haproxy {socket, backend, blueServer, greenServer}`` from the rollout spec."""
 
-    def __init__(self, socket_path: str | Path, backend: str, blue_server: str, green_server: str,
-                 *, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        socket_path: str | Path,
+        backend: str,
+        blue_server: str,
+        green_server: str,
+        *,
+        timeout_s: float = 2.0,
+    ) -> None:
         self.runtime = HaproxyRuntime(socket_path, timeout_s)
         self.backend = backend
         self.blue_server = blue_server
         self.green_server = green_server
 
     def describe(self) -> str:
-        return (f"HAProxy backend {self.backend} servers {self.blue_server}/{self.green_server} "
-                f"via {self.runtime.socket_path}")
+        return (
+            f"HAProxy backend {self.backend} servers {self.blue_server}/{self.green_server} "
+            f"via {self.runtime.socket_path}"
+        )
 
     def _get(self, server: str) -> int:
         reply = self.runtime.command(f"get weight {self.backend}/{server}")
@@ -81,8 +90,9 @@ class HaproxyRouter:
     def _set(self, server: str, weight: int) -> None:
         reply = self.runtime.command(f"set weight {self.backend}/{server} {weight}")
         if reply:  # success is an empty answer; anything else is HAProxy explaining a refusal
-            raise RouterError(f"{self.describe()}: `set weight {self.backend}/{server} {weight}` "
-                              f"answered {reply!r}")
+            raise RouterError(
+                f"{self.describe()}: `set weight {self.backend}/{server} {weight}` answered {reply!r}"
+            )
 
     def weights(self) -> tuple[int, int]:
         """Raw ``(green, blue)`` HAProxy weights, for display and diagnostics."""

@@ -35,8 +35,17 @@ class LoadStats:
 class LoadGenerator:
     """``rps`` GET requests per second to ``host:port`` until stopped or ``max_duration_s`` elapsed."""
 
-    def __init__(self, host: str, port: int, rps: float, *, path: str = "/", workers: int = 8,
-                 timeout_s: float = 5.0, max_duration_s: float = 4 * 3600.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        rps: float,
+        *,
+        path: str = "/",
+        workers: int = 8,
+        timeout_s: float = 5.0,
+        max_duration_s: float = 4 * 3600.0,
+    ) -> None:
         if rps <= 0:
             raise ValueError("rps must be positive")
         self.host, self.port, self.rps, self.path = host, port, rps, path

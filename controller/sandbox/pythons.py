@@ -41,7 +41,10 @@ def probe(executable: str | Path) -> Interpreter:
     """Asks the interpreter itself for its executable and version (a shim only knows its own path)."""
     try:
         out = subprocess.run(
-            [str(executable), "-c", _PROBE], capture_output=True, text=True, timeout=_PROBE_TIMEOUT_S,
+            [str(executable), "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=_PROBE_TIMEOUT_S,
             check=True,
         ).stdout
         data = json.loads(out.strip().splitlines()[-1])

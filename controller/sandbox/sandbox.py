@@ -113,8 +113,9 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> Sandbox:
@@ -128,8 +129,13 @@ class Sandbox:
             self.stop()
             raise
         self.startup_seconds = time.monotonic() - started
-        log.info("sandbox ready", seconds=round(self.startup_seconds, 1), prometheus=self.prometheus_url,
-                 haproxy=self.haproxy_url, state_dir=str(self.state_dir))
+        log.info(
+            "sandbox ready",
+            seconds=round(self.startup_seconds, 1),
+            prometheus=self.prometheus_url,
+            haproxy=self.haproxy_url,
+            state_dir=str(self.state_dir),
+        )
         return self
 
     def stop(self) -> None:
@@ -199,11 +205,22 @@ class Sandbox:
         self._start_apps(interpreters, state, pg.dsn, {"blue": blue_port, "green": green_port})
         exporter = self._exporter = PostgresExporter(bins, dsn=pg.dsn, log_dir=logs, port=exp_port)
         haproxy = self._haproxy = HaproxyServer(
-            bins, state_dir=state, log_dir=logs, frontend_port=fe_port, blue_port=blue_port,
-            green_port=green_port, green_percent=cfg.green_percent)
+            bins,
+            state_dir=state,
+            log_dir=logs,
+            frontend_port=fe_port,
+            blue_port=blue_port,
+            green_port=green_port,
+            green_percent=cfg.green_percent,
+        )
         prom = self._prometheus = PrometheusServer(
-            bins, state_dir=state, log_dir=logs, port=prom_port, targets=self._scrape_targets(exp_port),
-            scrape_interval_s=self.scrape_interval_s)
+            bins,
+            state_dir=state,
+            log_dir=logs,
+            port=prom_port,
+            targets=self._scrape_targets(exp_port),
+            scrape_interval_s=self.scrape_interval_s,
+        )
         exporter.start()
         self._push("postgres-exporter", exporter.process.stop)
         for app in self._apps.values():
@@ -219,34 +236,67 @@ class Sandbox:
         load.start()
         self._push("load generator", load.stop)
 
-    def _start_apps(self, interpreters: dict[Track, Interpreter], state: Path, dsn: str,
-                    ports: dict[Track, int]) -> None:
+    def _start_apps(
+        self, interpreters: dict[Track, Interpreter], state: Path, dsn: str, ports: dict[Track, int]
+    ) -> None:
         cfg = self.config
         pythonpath = install_app(state / "app")
         specs: tuple[tuple[Track, str, FaultSettings], ...] = (
-            ("blue", cfg.blue_deployment, cfg.blue_faults), ("green", cfg.green_deployment, cfg.green_faults))
+            ("blue", cfg.blue_deployment, cfg.blue_faults),
+            ("green", cfg.green_deployment, cfg.green_faults),
+        )
         for track, deployment, faults in specs:
             venv = self._venvs[track]
-            app = AppProcess(python=venv.python, pythonpath=pythonpath, deployment=deployment,
-                             pod=pod_name(deployment), port=ports[track], dsn=dsn, faults=faults,
-                             log_dir=state / "logs")
+            app = AppProcess(
+                python=venv.python,
+                pythonpath=pythonpath,
+                deployment=deployment,
+                pod=pod_name(deployment),
+                port=ports[track],
+                dsn=dsn,
+                faults=faults,
+                log_dir=state / "logs",
+            )
             app.start()
             self._push(f"app {deployment}", app.process.stop)
             self._apps[track] = app
             self._tracks[track] = TrackInfo(
-                track=track, namespace=cfg.namespace, deployment=deployment, pod=app.pod,
-                python_version=venv.version, interpreter=interpreters[track].path, venv_python=venv.python,
-                url=app.url)
+                track=track,
+                namespace=cfg.namespace,
+                deployment=deployment,
+                pod=app.pod,
+                python_version=venv.version,
+                interpreter=interpreters[track].path,
+                venv_python=venv.python,
+                url=app.url,
+            )
 
     def _scrape_targets(self, exporter_port: int) -> list[ScrapeTarget]:
         targets = [
-            ScrapeTarget(job="sandbox-apps", address=f"127.0.0.1:{self._apps[t].port}", labels={
-                "namespace": info.namespace, "pod": info.pod, "deployment": info.deployment,
-                "container": "app", "track": t})
+            ScrapeTarget(
+                job="sandbox-apps",
+                address=f"127.0.0.1:{self._apps[t].port}",
+                labels={
+                    "namespace": info.namespace,
+                    "pod": info.pod,
+                    "deployment": info.deployment,
+                    "container": "app",
+                    "track": t,
+                },
+            )
             for t, info in self._tracks.items()
         ]
-        targets.append(ScrapeTarget(job="postgres-exporter", address=f"127.0.0.1:{exporter_port}", labels={
-            "namespace": self.config.namespace, "pod": "postgres-exporter-0", "container": "exporter"}))
+        targets.append(
+            ScrapeTarget(
+                job="postgres-exporter",
+                address=f"127.0.0.1:{exporter_port}",
+                labels={
+                    "namespace": self.config.namespace,
+                    "pod": "postgres-exporter-0",
+                    "container": "exporter",
+                },
+            )
+        )
         return targets
 
     # ---- what the demo and tests use --------------------------------------------------------
@@ -303,8 +353,12 @@ class Sandbox:
 
     def router_spec(self) -> dict[str, str]:
         """The ``spec.trafficRouting.haproxy`` block for this sandbox."""
-        return {"socket": str(self.haproxy_socket), "backend": BACKEND, "blueServer": BLUE_SERVER,
-                "greenServer": GREEN_SERVER}
+        return {
+            "socket": str(self.haproxy_socket),
+            "backend": BACKEND,
+            "blueServer": BLUE_SERVER,
+            "greenServer": GREEN_SERVER,
+        }
 
     def stop_prometheus(self) -> None:
         """Start of an outage: Prometheus goes away, its data stays for the restart."""

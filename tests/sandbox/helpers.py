@@ -29,13 +29,20 @@ def require(find: Callable[[], T]) -> T:
         pytest.fail(f"{exc}\n(set GREENLANE_ALLOW_SKIP=1 to skip instead of failing)", pytrace=False)
 
 
-def wait_until(check: Callable[[], T | None], *, timeout_s: float, what: str, every_s: float = 0.25) -> T:
-    """Polls real servers until ``check`` returns something truthy; bounded, with a clear failure."""
+def wait_until(
+    fetch: Callable[[], T],
+    until: Callable[[T], bool] = bool,
+    *,
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.25,
+) -> T:
+    """Polls real servers until ``until(fetch())`` holds and returns that value; bounded, clear failure."""
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
-        last = check()
-        if last:
+        last = fetch()
+        if until(last):
             return last
         time.sleep(every_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")

@@ -64,8 +64,11 @@ class FakeConnections:
 
 def test_db_leak_follows_rate_times_time_and_is_capped() -> None:
     conns = FakeConnections()
-    chaos = Chaos(FaultState(FaultSettings(db_leak_per_min=60, fault_after_s=0)), conns.connect,
-                  max_leaked_connections=5)
+    chaos = Chaos(
+        FaultState(FaultSettings(db_leak_per_min=60, fault_after_s=0)),
+        conns.connect,
+        max_leaked_connections=5,
+    )
     chaos.tick(2.5)
     assert conns.opened == 2  # 60/min for 2.5 s; the half connection stays owed
     chaos.tick(0.5)
@@ -85,7 +88,9 @@ def test_inactive_faults_leak_nothing() -> None:
 
 
 def test_memory_leak_grows_in_whole_megabytes() -> None:
-    chaos = Chaos(FaultState(FaultSettings(memory_leak_mb_per_min=120, fault_after_s=0)), FakeConnections().connect)
+    chaos = Chaos(
+        FaultState(FaultSettings(memory_leak_mb_per_min=120, fault_after_s=0)), FakeConnections().connect
+    )
     chaos.tick(0.25)  # 0.5 MB owed: not yet allocated
     assert chaos.stats()["leaked_mb"] == 0
     chaos.tick(1.25)  # 3 MB owed in total
@@ -102,7 +107,9 @@ def test_startup_memory_is_allocated_once() -> None:
 def test_only_non_default_knobs_are_passed_to_the_app() -> None:
     assert fault_args(FaultSettings()) == []
     assert fault_args(FaultSettings(error_rate=0.1, fault_after_s=0)) == [
-        "--fault=error_rate=0.1", "--fault=fault_after_s=0"]
+        "--fault=error_rate=0.1",
+        "--fault=fault_after_s=0",
+    ]
 
 
 def test_pod_names_look_like_replicaset_pods() -> None:

@@ -20,7 +20,9 @@ def test_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 @pytest.mark.servers
-def test_key_changes_with_interpreter_and_requirements(python311: Interpreter, python312: Interpreter) -> None:
+def test_key_changes_with_interpreter_and_requirements(
+    python311: Interpreter, python312: Interpreter
+) -> None:
     base = cache_key(python312, "psycopg\n")
     assert base.startswith(f"py{python312.version}-")
     assert cache_key(python312, "psycopg\n") == base
@@ -34,14 +36,24 @@ def test_key_changes_with_interpreter_and_requirements(python311: Interpreter, p
 def test_both_venvs_report_their_exact_version(app_venvs: dict[str, AppVenv]) -> None:
     for minor, venv in app_venvs.items():
         assert venv.version.startswith(minor + ".")
-        out = subprocess.run([str(venv.python), "-c", "import platform, psycopg, prometheus_client, psycopg_pool;"
-                              "print(platform.python_version())"], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [
+                str(venv.python),
+                "-c",
+                "import platform, psycopg, prometheus_client, psycopg_pool;print(platform.python_version())",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         assert out.stdout.strip() == venv.version
 
 
 @pytest.mark.servers
 @pytest.mark.slow
-def test_cold_build_then_warm_reuse_then_rebuild_when_incomplete(python312: Interpreter, tmp_path: Path) -> None:
+def test_cold_build_then_warm_reuse_then_rebuild_when_incomplete(
+    python312: Interpreter, tmp_path: Path
+) -> None:
     cold = ensure_venv(python312, tmp_path)
     assert cold.built
     warm = ensure_venv(python312, tmp_path)

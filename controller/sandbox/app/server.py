@@ -36,8 +36,9 @@ class App:
         self.db_query_ratio: float = args.db_query_ratio
         self.faults = FaultState(FaultSettings.from_pairs(args.fault))
         self.db = Database(args.dsn, args.deployment, pool_size=args.pool_size)
-        self.chaos = Chaos(self.faults, self.db.connect_extra,
-                           max_leaked_connections=args.max_leaked_connections)
+        self.chaos = Chaos(
+            self.faults, self.db.connect_extra, max_leaked_connections=args.max_leaked_connections
+        )
         # Startup memory is by definition paid at startup, whatever fault_after_s says.
         self.chaos.allocate_startup(self.faults.settings.startup_memory_mb)
         track_pool(
@@ -64,8 +65,14 @@ class App:
         return 200, {"deployment": self.deployment, "pod": self.pod, "python": platform.python_version()}
 
     def admin_state(self) -> dict[str, Any]:
-        return {**self.faults.snapshot(), **self.chaos.stats(), "deployment": self.deployment,
-                "pod": self.pod, "python": platform.python_version(), "pid": os.getpid()}
+        return {
+            **self.faults.snapshot(),
+            **self.chaos.stats(),
+            "deployment": self.deployment,
+            "pod": self.pod,
+            "python": platform.python_version(),
+            "pid": os.getpid(),
+        }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -153,8 +160,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--base-latency-ms", type=float, default=3.0)
     p.add_argument("--db-query-ratio", type=float, default=0.25)
     p.add_argument("--max-leaked-connections", type=int, default=100)
-    p.add_argument("--fault", action="append", default=env("GREENLANE_APP_FAULTS", "").split(",") if
-                   env("GREENLANE_APP_FAULTS") else [], metavar="KEY=VALUE", help="repeatable fault knob")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=env("GREENLANE_APP_FAULTS", "").split(",") if env("GREENLANE_APP_FAULTS") else [],
+        metavar="KEY=VALUE",
+        help="repeatable fault knob",
+    )
     return p.parse_args(argv)
 
 
@@ -170,8 +182,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    print(f"{app.deployment} ({app.pod}) on Python {platform.python_version()} serving "
-          f"http://{args.host}:{server.server_address[1]}", file=sys.stderr, flush=True)
+    print(
+        f"{app.deployment} ({app.pod}) on Python {platform.python_version()} serving "
+        f"http://{args.host}:{server.server_address[1]}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever(poll_interval=0.2)
     finally:

@@ -49,14 +49,36 @@ def fault_args(faults: FaultSettings) -> list[str]:
 class AppProcess:
     """One track's app: its process plus a client for the fault admin endpoint."""
 
-    def __init__(self, *, python: Path, pythonpath: Path, deployment: str, pod: str, port: int, dsn: str,
-                 faults: FaultSettings, log_dir: Path) -> None:
+    def __init__(
+        self,
+        *,
+        python: Path,
+        pythonpath: Path,
+        deployment: str,
+        pod: str,
+        port: int,
+        dsn: str,
+        faults: FaultSettings,
+        log_dir: Path,
+    ) -> None:
         self.deployment, self.pod, self.port = deployment, pod, port
         self.process = ManagedProcess(
             ProcessSpec(
                 name=f"app-{deployment}",
-                argv=[str(python), "-m", APP_MODULE, "--port", str(port), "--deployment", deployment,
-                      "--pod", pod, "--dsn", dsn, *fault_args(faults)],
+                argv=[
+                    str(python),
+                    "-m",
+                    APP_MODULE,
+                    "--port",
+                    str(port),
+                    "--deployment",
+                    deployment,
+                    "--pod",
+                    pod,
+                    "--dsn",
+                    dsn,
+                    *fault_args(faults),
+                ],
                 env={"PYTHONPATH": str(pythonpath), "PYTHONUNBUFFERED": "1"},
                 stop_timeout_s=5.0,
             ),
@@ -76,8 +98,9 @@ class AppProcess:
     def _admin(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if body is None else json.dumps(body).encode()
         method = "GET" if path == "/admin/faults" and body is None else "POST"
-        req = urllib.request.Request(f"{self.url}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(req, timeout=5) as resp:
                 result: dict[str, Any] = json.loads(resp.read())

@@ -14,8 +14,9 @@ BLUE_SERVER = "blue"
 GREEN_SERVER = "green"
 
 
-def render_config(socket_path: Path, frontend_port: int, blue_port: int, green_port: int,
-                  green_percent: int) -> str:
+def render_config(
+    socket_path: Path, frontend_port: int, blue_port: int, green_port: int, green_percent: int
+) -> str:
     """Round-robin per request over both servers; health checks drop a dead app like a real LB would."""
     green_w, blue_w = percent_to_weights(green_percent)
     return f"""\
@@ -45,8 +46,17 @@ backend {BACKEND}
 class HaproxyServer:
     """``haproxy -db`` (foreground) so its PID is the one we stop."""
 
-    def __init__(self, bins: ServerBinaries, *, state_dir: Path, log_dir: Path, frontend_port: int,
-                 blue_port: int, green_port: int, green_percent: int = 0) -> None:
+    def __init__(
+        self,
+        bins: ServerBinaries,
+        *,
+        state_dir: Path,
+        log_dir: Path,
+        frontend_port: int,
+        blue_port: int,
+        green_port: int,
+        green_percent: int = 0,
+    ) -> None:
         self.frontend_port = frontend_port
         self.socket_path = state_dir / "haproxy.sock"
         self.config_path = state_dir / "haproxy.cfg"
@@ -54,8 +64,11 @@ class HaproxyServer:
             render_config(self.socket_path, frontend_port, blue_port, green_port, green_percent)
         )
         self.process = ManagedProcess(
-            ProcessSpec(name="haproxy", argv=[str(bins.haproxy), "-db", "-f", str(self.config_path)],
-                        stop_timeout_s=5.0),
+            ProcessSpec(
+                name="haproxy",
+                argv=[str(bins.haproxy), "-db", "-f", str(self.config_path)],
+                stop_timeout_s=5.0,
+            ),
             log_dir,
         )
 
@@ -74,8 +87,11 @@ class HaproxyServer:
             return False
         header, *rows = csv.lstrip("# ").splitlines()
         columns = header.split(",")
-        status = {r[columns.index("svname")]: r[columns.index("status")] for r in (x.split(",") for x in rows)
-                  if len(r) == len(columns) and r[0] == BACKEND}
+        status = {
+            r[columns.index("svname")]: r[columns.index("status")]
+            for r in (x.split(",") for x in rows)
+            if len(r) == len(columns) and r[0] == BACKEND
+        }
         return all(status.get(s) == "UP" for s in (BLUE_SERVER, GREEN_SERVER))
 
     def wait_ready(self, timeout_s: float) -> None:

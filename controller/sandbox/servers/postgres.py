@@ -55,8 +55,9 @@ def _others_can_reach(path: Path) -> bool:
 class PostgresServer:
     """initdb into ``data_dir`` then run postgres with settings tuned for a disposable demo."""
 
-    def __init__(self, bins: ServerBinaries, *, data_dir: Path, log_dir: Path, port: int,
-                 max_connections: int = 300) -> None:
+    def __init__(
+        self, bins: ServerBinaries, *, data_dir: Path, log_dir: Path, port: int, max_connections: int = 300
+    ) -> None:
         self.bins, self.log_dir, self.port = bins, log_dir, port
         self.max_connections = max_connections
         self.user = _run_as()
@@ -70,15 +71,31 @@ class PostgresServer:
             if not _others_can_reach(data_dir):
                 raise MissingDependencyError(
                     f"neither {data_dir.parent} nor the temp dir is reachable by user {username}: "
-                    "set TMPDIR to a world-searchable directory")
+                    "set TMPDIR to a world-searchable directory"
+                )
         self.data_dir = data_dir
         self.process = ManagedProcess(
             ProcessSpec(
                 name="postgres",
-                argv=[str(bins.postgres), "-D", str(data_dir), "-c", "listen_addresses=127.0.0.1",
-                      "-c", f"port={port}", "-c", "unix_socket_directories=", "-c", "fsync=off",
-                      "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                      "-c", f"max_connections={max_connections}"],
+                argv=[
+                    str(bins.postgres),
+                    "-D",
+                    str(data_dir),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"port={port}",
+                    "-c",
+                    "unix_socket_directories=",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    f"max_connections={max_connections}",
+                ],
                 user=username,
                 stop_signal=signal.SIGINT,  # "fast" shutdown; SIGTERM would wait for every client
             ),
@@ -95,9 +112,21 @@ class PostgresServer:
             os.chown(self.data_dir, self.user.pw_uid, self.user.pw_gid)
         self.data_dir.chmod(0o700)
         init = ManagedProcess(
-            ProcessSpec(name="initdb", user=self.user.pw_name if self.user else None, argv=[
-                str(self.bins.initdb), "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
-                "--no-locale", "--encoding=UTF8", "--no-sync"]),
+            ProcessSpec(
+                name="initdb",
+                user=self.user.pw_name if self.user else None,
+                argv=[
+                    str(self.bins.initdb),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--no-locale",
+                    "--encoding=UTF8",
+                    "--no-sync",
+                ],
+            ),
             self.log_dir,
         )
         init.start()
@@ -133,8 +162,12 @@ class PostgresExporter:
         self.process = ManagedProcess(
             ProcessSpec(
                 name="postgres-exporter",
-                argv=[str(bins.postgres_exporter), f"--web.listen-address=127.0.0.1:{port}",
-                      f"--extend.query-path={exporter_queries_path()}", "--log.level=warn"],
+                argv=[
+                    str(bins.postgres_exporter),
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    f"--extend.query-path={exporter_queries_path()}",
+                    "--log.level=warn",
+                ],
                 env={"DATA_SOURCE_NAME": f"{dsn}?sslmode=disable&application_name=postgres_exporter"},
             ),
             log_dir,

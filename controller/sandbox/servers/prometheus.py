@@ -42,8 +42,16 @@ def render_config(targets: Sequence[ScrapeTarget], scrape_interval_s: float) -> 
 class PrometheusServer:
     """Stoppable and restartable on the same port and TSDB, so an outage scenario keeps its history."""
 
-    def __init__(self, bins: ServerBinaries, *, state_dir: Path, log_dir: Path, port: int,
-                 targets: Sequence[ScrapeTarget], scrape_interval_s: float) -> None:
+    def __init__(
+        self,
+        bins: ServerBinaries,
+        *,
+        state_dir: Path,
+        log_dir: Path,
+        port: int,
+        targets: Sequence[ScrapeTarget],
+        scrape_interval_s: float,
+    ) -> None:
         self.port = port
         self.config_path = state_dir / "prometheus.yml"
         config = render_config(targets, scrape_interval_s)
@@ -51,10 +59,14 @@ class PrometheusServer:
         self.process = ManagedProcess(
             ProcessSpec(
                 name="prometheus",
-                argv=[str(bins.prometheus), f"--config.file={self.config_path}",
-                      f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
-                      f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1d",
-                      "--log.level=warn"],
+                argv=[
+                    str(bins.prometheus),
+                    f"--config.file={self.config_path}",
+                    f"--storage.tsdb.path={state_dir / 'prometheus-data'}",
+                    f"--web.listen-address=127.0.0.1:{port}",
+                    "--storage.tsdb.retention.time=1d",
+                    "--log.level=warn",
+                ],
             ),
             log_dir,
         )
