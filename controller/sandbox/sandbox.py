@@ -119,6 +119,9 @@ class Sandbox:
         self.stop()
 
     def start(self) -> Sandbox:
+        """Idempotent, so ``with Sandbox(...).start() as sb`` does not start a second platform."""
+        if self._state_dir is not None:
+            return self
         started = time.monotonic()
         self._install_signal_handlers()
         atexit.register(self.stop)

@@ -23,7 +23,10 @@ def test_wrong_python_green_runs_and_everything_is_stopped_and_removed(
         state = sb.state_dir
         assert all(pid is not None and pid_alive(pid) for pid in pids)
         assert child_pids() - before
+        assert sb.start() is sb  # idempotent: still one platform, one state dir
+        assert sb.state_dir == state
     assert not any(pid_alive(pid) for pid in pids if pid is not None)
+    assert len(pids) == 2
     assert child_pids() - before == set()
     assert not state.exists()
 
