@@ -51,7 +51,10 @@ def find_program(names: Sequence[str], *, package: str, extra_dirs: Iterable[str
         if override is not None:
             if os.access(override, os.X_OK):
                 return override
-            raise MissingDependencyError(f"{override} (from the environment) is not an executable {name}")
+            raise MissingDependencyError(
+                f"{override} (from the environment) is not an executable {name}: "
+                f"fix or unset that variable, or install the Debian package `{package}` ({INSTALL_HINT})"
+            )
     search = os.pathsep.join([os.environ.get("PATH", ""), *extra_dirs])
     for name in names:
         found = shutil.which(name, path=search)
