@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 REPORT := build/test-report.xml
 PYTEST_ARGS ?=
 
-.PHONY: help setup test check lint typecheck layers pytest crd crd-check clean
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -19,7 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-test: check pytest
+# Debian packages for the sandbox and the tests: prometheus, haproxy, postgresql, postgres_exporter.
+system-deps:
+	scripts/install-system-deps.sh
+
+test: system-deps check pytest
 
 check: lint typecheck layers
 

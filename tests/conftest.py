@@ -6,6 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from controller.sandbox.binaries import ServerBinaries, find_server_binaries
+from controller.sandbox.pythons import Interpreter, find_python
+from controller.sandbox.venvs import AppVenv, ensure_venv
+from tests.sandbox.helpers import require
+
 REPO = Path(__file__).resolve().parent.parent
 
 # --- Kubernetes emulator fixtures (owner: kube/routers) -------------------------------------------
@@ -25,3 +30,28 @@ def samples() -> list[Path]:
     found = sorted((REPO / "config" / "samples").glob("*.yaml"))
     assert found, "config/samples holds no sample rollouts"
     return found
+
+
+# ---- sandbox: real server binaries, interpreters and app venvs ----------------------------------
+# A missing binary FAILS with its install hint (CI installs them); GREENLANE_ALLOW_SKIP=1 skips.
+
+
+@pytest.fixture(scope="session")
+def server_binaries() -> ServerBinaries:
+    return require(find_server_binaries)
+
+
+@pytest.fixture(scope="session")
+def python311() -> Interpreter:
+    return require(lambda: find_python("3.11"))
+
+
+@pytest.fixture(scope="session")
+def python312() -> Interpreter:
+    return require(lambda: find_python("3.12"))
+
+
+@pytest.fixture(scope="session")
+def app_venvs(python311: Interpreter, python312: Interpreter) -> dict[str, AppVenv]:
+    """Both app venvs from the user's real cache, so repeated test runs stay fast."""
+    return {"3.11": ensure_venv(python311), "3.12": ensure_venv(python312)}
