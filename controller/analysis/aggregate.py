@@ -19,7 +19,10 @@ from controller.analysis.source import Series
 from controller.analysis.templates import Aggregation
 
 MIN_SERIES_COVERAGE = 0.5
-"""A series must cover half the window to enter the trend (a pod restarted mid-window does not)."""
+"""A series must cover half of the track's observed span to enter the trend (a pod restarted mid-window
+does not); young tracks (green started 12 minutes ago) are judged over what they have."""
+MIN_TREND_SPAN = 300.0
+"""Five minutes at least: shorter spans mistake the GC sawtooth for a trend."""
 
 
 @dataclass(frozen=True)
@@ -52,9 +55,12 @@ def summarize(series: Sequence[Series], aggregation: Aggregation, window: float,
 
 
 def _trend(groups: list[list[list[tuple[float, float]]]], aggregation: Aggregation, window: float) -> float | None:
+    first = min(p[0][0] for group in groups for p in group)
+    last = max(p[-1][0] for group in groups for p in group)
+    needed = max(MIN_TREND_SPAN, min(window, last - first) * MIN_SERIES_COVERAGE)
     slopes: list[float] = []
     for group in groups:
-        usable = [p for p in group if span_of(p) >= window * MIN_SERIES_COVERAGE]
+        usable = [p for p in group if span_of(p) >= needed]
         fitted = [theil_sen(p) for p in usable]
         known = [s for s in fitted if s is not None]
         if known:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from controller.analysis.aggregate import MIN_TREND_SPAN
 from controller.analysis.judge import combine, outcomes
 from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, served_requests
 from controller.analysis.plan import Plan, plan_for
@@ -22,7 +23,7 @@ from controller.model.spec import Check, RolloutSpec
 
 MIN_LEVEL_SPAN = 60.0
 """Level checks need a minute of post-warm-up data (a few scrapes) to say anything."""
-MIN_SLOPE_SPAN = 300.0
+MIN_SLOPE_SPAN = MIN_TREND_SPAN
 """Trend checks need five minutes of post-warm-up data; shorter spans mistake the GC sawtooth for a trend."""
 
 

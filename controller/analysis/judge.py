@@ -57,7 +57,7 @@ def _level(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
 
 def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None) -> Outcome:
     if g is None:
-        return Outcome(INCONCLUSIVE, f"{name} slope unknown: too few samples for a trend", None, b, "")
+        return Outcome(INCONCLUSIVE, f"{name} slope unknown: no series spans the 5 minutes a trend needs", None, b, "")
     if kind == "max_slope":
         phrase = f"{name} slope {u.slope(g)}, limit {u.slope(limit)}"
         return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}")
