@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from prometheus_api_client import PrometheusConnect
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from controller.analysis.source import QueryRejected, Series, SourceUnavailable
@@ -36,8 +37,11 @@ def _classify(response: requests.Response, *args: Any, **kwargs: Any) -> None:
         return
     try:
         body = response.json()
-        error_type, error = str(body.get("errorType", "")), str(body.get("error", ""))
     except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error_type, error = str(body.get("errorType", "")), str(body.get("error", ""))
+    else:
         error_type, error = "", response.text[:200]
     detail = f"HTTP {response.status_code} {error_type}: {error}".strip()
     if response.status_code in REJECTED:
@@ -120,11 +124,17 @@ class PrometheusSource:
             raise SourceUnavailable(f"{self.url}: {_describe(exc)}") from None
 
 
+def _timed_out(exc: BaseException) -> bool:
+    """With urllib3 retries off, requests reports a read timeout as ConnectionError(MaxRetryError(ReadTimeout))."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
+
+
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout):
-        return "cannot connect"
-    if isinstance(exc, requests.Timeout):
+    if _timed_out(exc):
         return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect"
     if isinstance(exc, ValueError | KeyError | TypeError) and not isinstance(exc, requests.RequestException):
         return f"unexpected answer ({type(exc).__name__})"
     return str(exc)

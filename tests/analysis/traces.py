@@ -92,7 +92,7 @@ class Writer:
         self.families: dict[str, list[str]] = {}
 
     def add(self, name: str, labels: dict[str, str], t: float, value: float) -> None:
-        self.families.setdefault(name, []).append(f"{name}{_labels(**labels)} {value:.6g} {t:.3f}")
+        self.families.setdefault(name, []).append(f"{name}{_labels(**labels)} {value:.12g} {t:.3f}")
 
     def text(self) -> str:
         out: list[str] = []
