@@ -29,7 +29,6 @@ class Plan:
     unit: Unit
     window: float
     min_requests: int
-    label: str
 
     @property
     def level_query(self) -> str | None:
@@ -55,8 +54,7 @@ class Plan:
 def plan_for(check: Check) -> Plan:
     if check.template is None:
         default = SLOPE_DEFAULT_WINDOW if SLOPE_THRESHOLDS & check.thresholds().keys() else CUSTOM_DEFAULT_WINDOW
-        return Plan(check, None, NUMBER, check.window or default, 0, check.name)
+        return Plan(check, None, NUMBER, check.window or default, 0)
     template = template_for(check.template, check.source)
     min_requests = template.default_min_requests if check.min_requests is None else check.min_requests
-    label = check.name
-    return Plan(check, template, template.unit, check.window or template.default_window, min_requests, label)
+    return Plan(check, template, template.unit, check.window or template.default_window, min_requests)
