@@ -1,1 +1,30 @@
-"""analysis layer."""
+"""Analysis: builtin templates, safe PromQL rendering, per-check judgement (levels, ratios, slopes), sources.
+
+Public API (what the core's callers use)::
+
+    evaluate(spec, source, namespace=..., at=..., blue_pods=..., green_pods=..., warmup_until=...,
+             green_weight=...) -> list[CheckResult]
+    python_versions(source, namespace, pods_regex, at) -> dict[pod, version]
+    latest_pod_start(source, namespace, pods_regex, at) -> float | None
+    default_pods_regex(deployment, pod_template_hash=None) -> str
+    PrometheusSource(url, timeout=..., headers=..., bearer_token=..., basic_auth=..., ca_file=...)
+"""
+
+from controller.analysis.evaluate import evaluate
+from controller.analysis.prometheus import PrometheusSource
+from controller.analysis.promql import UnsafeValue, default_pods_regex
+from controller.analysis.source import MetricSource, QueryRejected, Series, SourceUnavailable
+from controller.analysis.versions import latest_pod_start, python_versions
+
+__all__ = [
+    "MetricSource",
+    "PrometheusSource",
+    "QueryRejected",
+    "Series",
+    "SourceUnavailable",
+    "UnsafeValue",
+    "default_pods_regex",
+    "evaluate",
+    "latest_pod_start",
+    "python_versions",
+]

@@ -11,10 +11,16 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import crd, oncall, validate
+from controller.cli import analyze, crd, oncall, templates, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-COMMANDS: tuple[Register, ...] = (validate.register, crd.register, oncall.register)
+COMMANDS: tuple[Register, ...] = (
+    validate.register,
+    analyze.register,
+    templates.register,
+    crd.register,
+    oncall.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

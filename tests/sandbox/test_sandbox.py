@@ -75,7 +75,7 @@ def test_request_series_exist_for_both_tracks_once_green_gets_traffic(sandbox: S
 
 
 def test_db_connections_per_application_name_reach_prometheus(sandbox: Sandbox) -> None:
-    query = 'sum by (application_name) (pg_stat_activity_application_count{namespace="sandbox"})'
+    query = 'sum by (application_name) (greenlane_pg_connections_count{namespace="sandbox"})'
     counts = wait_until(
         lambda: {
             s["metric"]["application_name"]: float(s["value"][1])
@@ -150,7 +150,7 @@ def test_prometheus_outage_and_recovery_keep_history(sandbox: Sandbox) -> None:
 
 
 def test_green_db_connection_leak_shows_in_prometheus(sandbox: Sandbox) -> None:
-    query = 'sum(pg_stat_activity_application_count{application_name="checkout-py312"})'
+    query = 'sum(greenlane_pg_connections_count{application_name="checkout-py312"})'
     sandbox.set_faults(FaultSettings(db_leak_per_min=600, fault_after_s=0))
     try:
         wait_until(
@@ -161,7 +161,7 @@ def test_green_db_connection_leak_shows_in_prometheus(sandbox: Sandbox) -> None:
         )
     finally:
         sandbox.set_faults(FaultSettings())
-    blue_query = 'sum(pg_stat_activity_application_count{application_name="checkout"})'
+    blue_query = 'sum(greenlane_pg_connections_count{application_name="checkout"})'
     blue = prom_value(sandbox.prometheus_url, blue_query)
     assert blue is not None
     assert blue <= 4

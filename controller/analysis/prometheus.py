@@ -1,0 +1,155 @@
+"""The Prometheus adapter: prometheus-api-client on a session we configure, with tenacity retries.
+
+prometheus-api-client hides the HTTP status in an exception string and retries 5xx itself through urllib3.
+We hand it our own ``requests.Session`` whose response hook classifies every non-200 answer, disable its
+retries, and retry with jitter here, only where a retry can help: connection errors, timeouts and 5xx.
+400/422 become ``QueryRejected`` (the PromQL is wrong); everything else that prevents an answer becomes
+``SourceUnavailable`` (outage: hold, don't blame green).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from controller.analysis.source import QueryRejected, Series, SourceUnavailable
+
+REJECTED = frozenset({400, 422})
+
+
+class _ServerError(Exception):
+    """5xx: worth retrying."""
+
+
+class _Refused(Exception):
+    """Other non-200 answers (401, 403, 404, 429…): not the query's fault, not worth retrying."""
+
+
+def _classify(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    """Response hook: raise for anything but 200, keeping Prometheus's own error text."""
+    if response.status_code == 200:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error_type, error = str(body.get("errorType", "")), str(body.get("error", ""))
+    else:
+        error_type, error = "", response.text[:200]
+    detail = f"HTTP {response.status_code} {error_type}: {error}".strip()
+    if response.status_code in REJECTED:
+        raise QueryRejected("", response.status_code, error_type or "bad_data", error)
+    if response.status_code >= 500:
+        raise _ServerError(detail)
+    raise _Refused(detail)
+
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.Timeout | _ServerError)
+
+
+class PrometheusSource:
+    """A ``MetricSource`` for one Prometheus (or compatible: Thanos, Mimir, VictoriaMetrics) endpoint."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        headers: dict[str, str] | None = None,
+        bearer_token: str | None = None,
+        basic_auth: tuple[str, str] | None = None,
+        ca_file: str | None = None,
+        insecure_skip_verify: bool = False,
+        attempts: int = 3,
+        backoff: float = 0.5,
+    ) -> None:
+        session = requests.Session()
+        session.verify = False if insecure_skip_verify else (ca_file or True)
+        session.hooks["response"].append(_classify)
+        all_headers = dict(headers or {})
+        if bearer_token:
+            all_headers["Authorization"] = f"Bearer {bearer_token}"
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self._client = PrometheusConnect(
+            url=self.url,
+            headers=all_headers,
+            auth=basic_auth,
+            session=session,
+            retry=Retry(total=0, raise_on_status=False),
+            timeout=timeout,
+        )
+        self._retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=backoff, max=backoff * 8),
+            retry=retry_if_exception(_retryable),
+            reraise=True,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        return self._call(query, lambda: self._client.custom_query(query, params=params))
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        def call() -> Any:
+            return self._client.custom_query_range(
+                query,
+                start_time=datetime.fromtimestamp(start, UTC),
+                end_time=datetime.fromtimestamp(end, UTC),
+                step=f"{step:g}",
+                params={"timeout": f"{self.timeout:g}s"},
+            )
+
+        return self._call(query, call)
+
+    def _call(self, query: str, call: Any) -> list[Series]:
+        try:
+            return parse_result(self._retrying(call))
+        except QueryRejected as exc:
+            raise QueryRejected(query, exc.status, exc.error_type, exc.error) from None
+        except (requests.RequestException, _ServerError, _Refused, ValueError, KeyError, TypeError) as exc:
+            raise SourceUnavailable(f"{self.url}: {_describe(exc)}") from None
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """With urllib3 retries off, requests reports a read timeout as ConnectionError(MaxRetryError(ReadTimeout))."""
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.Timeout) or isinstance(reason, ReadTimeoutError)
+
+
+def _describe(exc: BaseException) -> str:
+    if _timed_out(exc):
+        return "timed out"
+    if isinstance(exc, requests.ConnectionError):
+        return "cannot connect"
+    if isinstance(exc, ValueError | KeyError | TypeError) and not isinstance(exc, requests.RequestException):
+        return f"unexpected answer ({type(exc).__name__})"
+    return str(exc)
+
+
+def parse_result(result: Any) -> list[Series]:
+    """The ``data.result`` of an instant or range query as Series (a scalar becomes one unlabelled series)."""
+    if isinstance(result, list) and len(result) == 2 and not isinstance(result[0], dict):
+        return [Series({}, ((float(result[0]), float(result[1])),))]
+    out: list[Series] = []
+    for item in result:
+        raw = item["values"] if "values" in item else [item["value"]]
+        points = tuple((float(t), float(v)) for t, v in raw)
+        out.append(Series(dict(item.get("metric", {})), points))
+    return out
+
+
+__all__ = ["PrometheusSource", "parse_result"]
