@@ -14,7 +14,7 @@ from controller.core.actions import Action, Decision, EmitEvent, ScaleTrack, Set
 from controller.core.commands import Command
 from controller.core.decide import decide
 from controller.core.observations import Observations, TrackObservation
-from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult
+from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult, Verdict
 from controller.core.schedule import evaluation_due
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
@@ -58,22 +58,21 @@ def world(weight: int | None, results: tuple[CheckResult, ...] | None = None, **
 
 
 def passing(spec: RolloutSpec) -> tuple[CheckResult, ...]:
-    return tuple(CheckResult(c.name, PASS, f"{c.name} ok", 1.0, 1.0, "<= 1.10x blue", 100) for c in spec.analysis.checks)
+    return tuple(
+        CheckResult(c.name, PASS, f"{c.name} ok", 1.0, 1.0, "<= 1.10x blue", 100) for c in spec.analysis.checks
+    )
 
 
-def with_result(spec: RolloutSpec, name: str, verdict: str, message: str = "", **kw: Any) -> tuple[CheckResult, ...]:
-    out = []
-    for r in passing(spec):
-        if r.name == name:
-            r = replace(r, verdict=verdict, message=message or f"{name} {verdict}", **kw)
-        out.append(r)
-    return tuple(out)
+def with_result(spec: RolloutSpec, name: str, verdict: Verdict, message: str = "", **kw: Any) -> tuple[CheckResult, ...]:
+    return tuple(
+        replace(r, verdict=verdict, message=message or f"{name} {verdict}", **kw) if r.name == name else r
+        for r in passing(spec)
+    )
 
 
 def failing(spec: RolloutSpec, name: str = "p99-latency") -> tuple[CheckResult, ...]:
-    return with_result(
-        spec, name, FAIL, f"{name} 0.41s is 1.31x blue 0.31s, limit 1.10x", green=0.41, blue=0.31, threshold="<= 1.10x blue"
-    )
+    message = f"{name} 0.41s is 1.31x blue 0.31s, limit 1.10x"
+    return with_result(spec, name, FAIL, message, green=0.41, blue=0.31, threshold="<= 1.10x blue")
 
 
 def outage(spec: RolloutSpec) -> tuple[CheckResult, ...]:
