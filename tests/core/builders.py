@@ -63,7 +63,9 @@ def passing(spec: RolloutSpec) -> tuple[CheckResult, ...]:
     )
 
 
-def with_result(spec: RolloutSpec, name: str, verdict: Verdict, message: str = "", **kw: Any) -> tuple[CheckResult, ...]:
+def with_result(
+    spec: RolloutSpec, name: str, verdict: Verdict, message: str = "", **kw: Any
+) -> tuple[CheckResult, ...]:
     return tuple(
         replace(r, verdict=verdict, message=message or f"{name} {verdict}", **kw) if r.name == name else r
         for r in passing(spec)
