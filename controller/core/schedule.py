@@ -17,6 +17,8 @@ from controller.model.status import RolloutStatus
 MIN_REQUEUE_SECONDS = 1.0
 POLL_SECONDS = 10.0
 """How often to look again while waiting on the world (preflight, an unreadable router)."""
+CONFIRM_POLL_SECONDS = 2.0
+"""How soon to read a requested weight back: a step's bake starts only then."""
 
 EVALUATING_PHASES = frozenset({"Progressing", "Paused"})
 
@@ -74,6 +76,8 @@ def requeue_after(spec: RolloutSpec, status: RolloutStatus, now: datetime, waiti
     times = wake_times(spec, status)
     if waiting:
         times.append(now + timedelta(seconds=POLL_SECONDS))
+    if status.target_weight is not None:
+        times.append(now + timedelta(seconds=CONFIRM_POLL_SECONDS))
     if not times:
         return None
     return max(MIN_REQUEUE_SECONDS, (min(times) - now).total_seconds())
