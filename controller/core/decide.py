@@ -50,7 +50,15 @@ def decide(
     apply_commands(d, commands)
     check_green_template(d)
     waiting = _step(d)
+    if _template_deferred(d):
+        check_green_template(d)  # a rollback finished in this call; act on the new template now
+        waiting = _step(d)
     return _finish(d, waiting)
+
+
+def _template_deferred(d: Draft) -> bool:
+    seen = d.observations.green.template_hash
+    return seen is not None and seen != d.status.green_template_hash and not rolling_back(d)
 
 
 def _step(d: Draft) -> bool:
@@ -76,6 +84,7 @@ def _pending(d: Draft) -> bool:
     if ready and d.status.target_weight is None and d.observations.router_weight is not None:
         preflight = find(d.status.conditions, PREFLIGHT)
         start_traffic(d, preflight.message if preflight else "Preflight passed")
+        advance_if_complete(d)  # a manual first step already at its weight gates at once
     return True
 
 
@@ -91,6 +100,8 @@ def _active(d: Draft) -> bool:
     in_sync = sync(d)
     if in_sync:
         advance_if_complete(d)
+    if d.status.phase == "Promoted":
+        after_promotion(d)  # with scaleDownBlueAfter 0s blue goes in the same call
     return not in_sync
 
 

@@ -55,6 +55,7 @@ def _next_step(d: Draft) -> None:
     d.update(current_step=d.step_index + 1, **FRESH_STEP)
     d.update(message=f"Moving to {d.where()}")
     request_weight(d, d.step.weight)
+    advance_if_complete(d)  # same weight, already verified: a manual gate applies at once
 
 
 def _promote(d: Draft) -> None:

@@ -28,6 +28,7 @@ def confirm(d: Draft) -> None:
     if green is None:
         return
     d.update(weight=green, target_weight=None, weight_requested_at=None)
+    d.condition(TRAFFIC_VERIFIED, "True", "WeightVerified", f"router shows green at {green}%")
     starts_step = (
         d.status.phase in ("Progressing", "Paused")
         and d.status.rollback is None
@@ -60,12 +61,9 @@ def sync(d: Draft) -> bool:
 def _pending(d: Draft, observed: int, target: int) -> bool:
     if observed == target:
         confirm(d)
-        d.condition(TRAFFIC_VERIFIED, "True", "WeightVerified", f"router shows green at {observed}%")
         return True
     if d.retry_due(d.status.weight_requested_at):
         d.set_weight(target)
-    message = f"router shows green at {observed}%, waiting for {target}%"
-    d.condition(TRAFFIC_VERIFIED, "False", "WeightPending", message)
     return False
 
 
