@@ -15,9 +15,16 @@ from controller.model.base import Model
 
 Phase = Literal["Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid"]
 PHASES: tuple[str, ...] = ("Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid")
-TERMINAL_PHASES: frozenset[str] = frozenset({"Promoted", "RolledBack", "Aborted", "Invalid"})
+TERMINAL_PHASES: frozenset[str] = frozenset({"Promoted", "RolledBack", "Aborted"})
+"""Phases that move no traffic on their own; only a command (or, from RolledBack, a new green template) leaves them.
+
+``Invalid`` is not terminal: it is re-checked on every reconcile and returns to ``Pending`` once the
+problem (a bad spec, a missing Deployment) is fixed.
+"""
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
 PauseReason = Literal["ManualStep", "Command", "AnalysisHold"]
+HoldKind = Literal["PrometheusUnavailable", "Inconclusive"]
+FinalPhase = Literal["RolledBack", "Aborted"]
 
 
 class StatusModel(Model):
@@ -54,6 +61,14 @@ class RollbackRecord(StatusModel):
     message: str = ""
     weight: int = Field(default=0, description="Green's weight when the rollback was decided.")
     at: datetime | None = None
+    green: float | None = Field(default=None, description="The failing check's green value.")
+    blue: float | None = Field(default=None, description="The failing check's blue value.")
+    threshold: str = ""
+    failures: int = Field(default=0, description="Consecutive failing evaluations when the rollback was decided.")
+    final_phase: FinalPhase = Field(
+        default="RolledBack", description="Phase entered once the router shows green at 0 (Aborted after abort)."
+    )
+    completed_at: datetime | None = Field(default=None, description="When the router was verified at green 0.")
 
 
 class RolloutStatus(StatusModel):
@@ -62,15 +77,25 @@ class RolloutStatus(StatusModel):
     observed_generation: int | None = None
     current_step: int = Field(default=0, ge=0, description="Index into spec.steps of the step in progress.")
     weight: int = Field(default=0, ge=0, le=100, description="Green's weight as last verified on the router.")
+    target_weight: int | None = Field(
+        default=None, ge=0, le=100, description="Weight requested from the router and not yet read back."
+    )
+    weight_requested_at: datetime | None = Field(default=None, description="When target_weight was last written.")
     step_started_at: datetime | None = Field(default=None, description="When the current step's weight was verified.")
+    pause_lifted: bool = Field(default=False, description="A promote command lifted the current step's pause.")
+    traffic_started_at: datetime | None = Field(
+        default=None, description="When green first took traffic in this attempt; warm-up counts from here."
+    )
     green_template_hash: str | None = None
     consecutive_passes: int = 0
     consecutive_failures: int = 0
     last_evaluation_at: datetime | None = None
     hold_since: datetime | None = None
+    hold_kind: HoldKind | None = Field(default=None, description="Why the current step is held.")
     pause_reason: PauseReason | None = None
     last_command: str | None = Field(default=None, description="Id of the last control command applied.")
     promoted_at: datetime | None = None
+    blue_scale_down_requested_at: datetime | None = None
     blue_scaled_down: bool = False
     rollback: RollbackRecord | None = None
     checks: list[CheckStatus] = Field(default_factory=list)

@@ -1,0 +1,110 @@
+"""Applying one evaluation to the rollout: pass streaks, failure streaks, holds and analysis rollbacks.
+
+- A pass adds to the pass streak and clears the failure streak.
+- A fail adds to the failure streak and clears the pass streak; ``failureLimit`` in a row roll back, and
+  a failing ``critical`` check rolls back at once.
+- An outage or other inconclusive evaluation clears the pass streak but leaves the failure streak alone
+  (no evidence either way), and holds the step: weight frozen, one Warning when the hold begins.
+- A hold that lasts ``maxHold`` pauses for a human, or rolls back with ``onHold: rollback``.
+"""
+
+from __future__ import annotations
+
+from controller.core.conditions import ANALYSIS_HEALTHY
+from controller.core.draft import Draft, duration
+from controller.core.rollback import start_rollback
+from controller.core.schedule import evaluation_due
+from controller.core.verdicts import Assessment, assess, in_warmup, summary
+from controller.model.status import HoldKind
+
+
+def absorb_evaluation(d: Draft) -> None:
+    """Count the results passed in, if an evaluation was due; otherwise ignore them."""
+    results = d.observations.results
+    if results is None or not evaluation_due(d.spec, d.status, d.now):
+        return
+    warming = in_warmup(d.spec, d.status, d.now)
+    assessment = assess(d.spec, results, warming, d.now)
+    d.update(last_evaluation_at=d.now, checks=assessment.checks)
+    judgement = assessment.judgement
+    if judgement == "pass":
+        _passed(d)
+    elif judgement in ("fail", "critical"):
+        _failed(d, assessment)
+    elif judgement == "warmup":
+        d.update(consecutive_passes=0)
+        d.condition(ANALYSIS_HEALTHY, "Unknown", "WarmingUp", "level checks set aside during warm-up")
+    else:
+        d.update(consecutive_passes=0)
+        _hold(d, assessment)
+
+
+def _passed(d: Draft) -> None:
+    passes = d.status.consecutive_passes + 1
+    d.update(consecutive_passes=passes, consecutive_failures=0)
+    _end_hold(d)
+    required = d.spec.analysis.required_passes
+    d.condition(ANALYSIS_HEALTHY, "True", "Passing", f"all checks pass ({min(passes, required)}/{required})")
+
+
+def _failed(d: Draft, assessment: Assessment) -> None:
+    failures = d.status.consecutive_failures + 1
+    limit = d.spec.analysis.failure_limit
+    d.update(consecutive_failures=failures, consecutive_passes=0)
+    _end_hold(d, announce=False)
+    lead = assessment.lead
+    assert lead is not None  # a failing judgement always names its check
+    more = f" (+{assessment.failing - 1} more failing)" if assessment.failing > 1 else ""
+    d.condition(ANALYSIS_HEALTHY, "False", "Failing", lead.message + more)
+    if assessment.judgement == "critical":
+        cause = f"{lead.message}{more} (critical check, first failure)"
+        start_rollback(d, "CriticalCheckFailed", cause, lead)
+    elif failures >= limit:
+        start_rollback(d, "AnalysisFailed", f"{lead.message}{more} ({failures}/{limit} failures)", lead)
+    else:
+        d.emit("AnalysisFailed", f"At {d.where()}: {lead.message}{more} ({failures}/{limit} failures)")
+
+
+def _hold(d: Draft, assessment: Assessment) -> None:
+    kind: HoldKind = "PrometheusUnavailable" if assessment.judgement == "outage" else "Inconclusive"
+    lead = assessment.lead
+    detail = lead.message if lead else summary(assessment.checks)
+    d.condition(ANALYSIS_HEALTHY, "False", kind, detail)
+    if d.status.hold_kind == kind:
+        return
+    since = d.status.hold_since or d.now
+    d.update(hold_kind=kind, hold_since=since)
+    limit = duration(d.spec.analysis.max_hold)
+    then = "pause" if d.spec.analysis.on_hold == "pause" else "roll back"
+    if kind == "PrometheusUnavailable":
+        d.emit("PrometheusUnavailable", f"Holding green at {d.status.weight}%: {detail}; {then} after {limit}")
+    else:
+        d.emit("AnalysisInconclusive", f"Holding green at {d.status.weight}%: {detail}; {then} after {limit}")
+
+
+def _end_hold(d: Draft, announce: bool = True) -> None:
+    if d.status.hold_since is None:
+        return
+    held = duration(d.since(d.status.hold_since))
+    kind = "Prometheus unavailable" if d.status.hold_kind == "PrometheusUnavailable" else "inconclusive data"
+    d.update(hold_since=None, hold_kind=None)
+    if announce:
+        d.emit("AnalysisRecovered", f"Analysis conclusive again at {d.where()} after {held} of {kind}")
+
+
+def escalate_hold(d: Draft) -> None:
+    """After ``maxHold`` of outage or inconclusive data: pause for a human, or roll back if configured."""
+    status = d.status
+    if status.phase != "Progressing" or status.hold_since is None:
+        return
+    held = d.since(status.hold_since)
+    limit = d.spec.analysis.max_hold
+    if held < limit:
+        return
+    what = "Prometheus unavailable" if status.hold_kind == "PrometheusUnavailable" else "analysis inconclusive"
+    cause = f"{what} for {duration(held)} (maxHold {duration(limit)}, onHold {d.spec.analysis.on_hold})"
+    if d.spec.analysis.on_hold == "rollback":
+        start_rollback(d, status.hold_kind or "Inconclusive", cause)
+        return
+    d.update(phase="Paused", pause_reason="AnalysisHold", message=f"Paused at {d.where()}: {cause}")
+    d.emit("Paused", f"Paused at {d.where()}: {cause}; `greenlane resume` to continue, `abort` to roll back")
