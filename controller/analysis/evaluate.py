@@ -89,13 +89,23 @@ def evaluate_check(check: Check, ctx: Context) -> CheckResult:
     plan = plan_for(check)
     try:
         if check.template == "python-version":
-            return judge_python_version(check, source=ctx.source, green=ctx.green, expected=ctx.green_expect,
-                                        at=ctx.at, serving=lambda: _serving(ctx, plan.window))
+            return judge_python_version(
+                check,
+                source=ctx.source,
+                green=ctx.green,
+                expected=ctx.green_expect,
+                at=ctx.at,
+                serving=lambda: _serving(ctx, plan.window),
+            )
         return _evaluate_metric(plan, ctx)
     except QueryRejected as exc:
         what = f"the {check.template} template's query" if check.template else "the check's query"
-        return CheckResult(check.name, FAIL, f"{check.name}: Prometheus rejected {what} ({exc}); fix {what}: "
-                           f"{exc.query}", threshold="query must be valid")
+        return CheckResult(
+            check.name,
+            FAIL,
+            f"{check.name}: Prometheus rejected {what} ({exc}); fix {what}: {exc.query}",
+            threshold="query must be valid",
+        )
     except AmbiguousResult as exc:
         return CheckResult(check.name, FAIL, f"{check.name}: the check's query {exc}", threshold="one series")
 
@@ -105,8 +115,11 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
     span = plan.window if ctx.warmup_until is None else min(plan.window, ctx.at - ctx.warmup_until)
     needed = MIN_SLOPE_SPAN if plan.needs_slope else MIN_LEVEL_SPAN
     if span < needed:
-        return CheckResult(name, INCONCLUSIVE, f"{name}: only {max(span, 0):.0f}s of green data after warm-up, "
-                           f"need {needed:.0f}s; waiting")
+        return CheckResult(
+            name,
+            INCONCLUSIVE,
+            f"{name}: only {max(span, 0):.0f}s of green data after warm-up, need {needed:.0f}s; waiting",
+        )
     green = measure(plan, ctx.source, ctx.green, ctx.at, span)
     if green.level is None:
         return _missing(plan, ctx, span)
@@ -128,8 +141,10 @@ def _too_few_requests(plan: Plan, track: str, m: Measurement, span: float) -> Ch
     if served >= max(plan.min_requests, 1):
         return None
     name = plan.check.name
-    message = (f"{name}: {track} served {served:.0f} requests in {format_window(span)}, "
-               f"fewer than minRequests {plan.min_requests}; too few to judge")
+    message = (
+        f"{name}: {track} served {served:.0f} requests in {format_window(span)}, "
+        f"fewer than minRequests {plan.min_requests}; too few to judge"
+    )
     return CheckResult(name, INCONCLUSIVE, message, samples=round(served))
 
 
@@ -147,13 +162,24 @@ def _missing(plan: Plan, ctx: Context, span: float) -> CheckResult:
     what = f"the {plan.template.key} template" if plan.template else "the check's query"
     if serving:
         needs = f"; it reads {', '.join(plan.template.inputs)}" if plan.template else ""
-        return CheckResult(name, FAIL, f"{name}: {what} found no series for green pods {ctx.green.pods!r} although "
-                           f"{evidence}; the template does not match your metrics{needs} (see `greenlane templates`)",
-                           threshold="series must exist")
-    return CheckResult(name, INCONCLUSIVE, f"{name}: {what} found no series for green and green has no traffic "
-                       f"({evidence}); nothing to judge yet")
+        return CheckResult(
+            name,
+            FAIL,
+            f"{name}: {what} found no series for green pods {ctx.green.pods!r} although "
+            f"{evidence}; the template does not match your metrics{needs} (see `greenlane templates`)",
+            threshold="series must exist",
+        )
+    return CheckResult(
+        name,
+        INCONCLUSIVE,
+        f"{name}: {what} found no series for green and green has no traffic ({evidence}); nothing to judge yet",
+    )
 
 
 def _outage(check: Check, exc: SourceUnavailable) -> CheckResult:
-    return CheckResult(check.name, INCONCLUSIVE, f"{check.name}: Prometheus unavailable ({exc}); holding, this says "
-                       "nothing about green", outage=True)
+    return CheckResult(
+        check.name,
+        INCONCLUSIVE,
+        f"{check.name}: Prometheus unavailable ({exc}); holding, this says nothing about green",
+        outage=True,
+    )

@@ -67,7 +67,6 @@ def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
     return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, f"slope <= blue {u.slope(limit)}")
 
 
-
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
     out: list[Outcome] = []
     for kind, limit in plan.check.thresholds().items():

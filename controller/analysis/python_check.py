@@ -33,10 +33,19 @@ def judge_python_version(
         is_serving, evidence = serving()
         inputs = ", ".join(template_for("python-version", None).inputs)
         if is_serving:
-            return CheckResult(name, FAIL, f"{name}: the python-version template found no series for green pods "
-                               f"{green.pods!r} although {evidence}; it reads {inputs}", threshold=threshold)
-        return CheckResult(name, INCONCLUSIVE, f"{name}: no python_info series for green and green has no traffic "
-                           f"({evidence})", threshold=threshold)
+            return CheckResult(
+                name,
+                FAIL,
+                f"{name}: the python-version template found no series for green pods "
+                f"{green.pods!r} although {evidence}; it reads {inputs}",
+                threshold=threshold,
+            )
+        return CheckResult(
+            name,
+            INCONCLUSIVE,
+            f"{name}: no python_info series for green and green has no traffic ({evidence})",
+            threshold=threshold,
+        )
     wrong = {pod: v for pod, v in versions.items() if not matches(v, expected)}
     if wrong:
         named = ", ".join(f"{pod} ({v})" for pod, v in list(wrong.items())[:MAX_NAMED_PODS])
@@ -44,5 +53,11 @@ def judge_python_version(
         message = f"{name}: {len(wrong)} of {len(versions)} green pods not on Python {expected}: {named}{more}"
         return CheckResult(name, FAIL, message, green=float(len(wrong)), threshold=threshold, samples=len(versions))
     seen = ", ".join(sorted(set(versions.values())))
-    return CheckResult(name, PASS, f"{name}: all {len(versions)} green pods on Python {expected} ({seen})",
-                       green=0.0, threshold=threshold, samples=len(versions))
+    return CheckResult(
+        name,
+        PASS,
+        f"{name}: all {len(versions)} green pods on Python {expected} ({seen})",
+        green=0.0,
+        threshold=threshold,
+        samples=len(versions),
+    )

@@ -103,12 +103,20 @@ def _source(args: argparse.Namespace, rollout: BlueGreenRollout) -> PrometheusSo
             raise UsageError("invalid --basic-auth: expected USER:PASSWORD_FILE")
         basic = (user, _read(password_file))
     token = _read(args.bearer_token_file) if args.bearer_token_file else None
-    return PrometheusSource(url, timeout=config.timeout, headers=headers, bearer_token=token, basic_auth=basic,
-                            ca_file=args.ca_file, insecure_skip_verify=config.insecure_skip_verify)
+    return PrometheusSource(
+        url,
+        timeout=config.timeout,
+        headers=headers,
+        bearer_token=token,
+        basic_auth=basic,
+        ca_file=args.ca_file,
+        insecure_skip_verify=config.insecure_skip_verify,
+    )
 
 
-def _warmup_until(args: argparse.Namespace, rollout: BlueGreenRollout, source: PrometheusSource,
-                  namespace: str, at: float) -> float | None:
+def _warmup_until(
+    args: argparse.Namespace, rollout: BlueGreenRollout, source: PrometheusSource, namespace: str, at: float
+) -> float | None:
     if args.warmup_until:
         return parse_time(args.warmup_until)
     _, green = tracks(rollout.spec, namespace, args.blue_pods, args.green_pods)
@@ -126,8 +134,15 @@ def run(args: argparse.Namespace) -> int:
         namespace = args.namespace or rollout.metadata.namespace or "default"
         source = _source(args, rollout)
         warmup = _warmup_until(args, rollout, source, namespace, at)
-        results = evaluate(rollout.spec, source, namespace=namespace, at=at, blue_pods=args.blue_pods,
-                           green_pods=args.green_pods, warmup_until=warmup)
+        results = evaluate(
+            rollout.spec,
+            source,
+            namespace=namespace,
+            at=at,
+            blue_pods=args.blue_pods,
+            green_pods=args.green_pods,
+            warmup_until=warmup,
+        )
     except (UsageError, UnsafeValue) as exc:
         print(f"greenlane analyze: {exc}", file=sys.stderr)
         return USAGE
@@ -138,8 +153,16 @@ def run(args: argparse.Namespace) -> int:
 
 def report(verdict: str, at: float, results: list[CheckResult]) -> dict[str, Any]:
     checks = [
-        {"name": r.name, "verdict": r.verdict, "green": r.green, "blue": r.blue, "threshold": r.threshold,
-         "samples": r.samples, "message": r.message, "outage": r.outage}
+        {
+            "name": r.name,
+            "verdict": r.verdict,
+            "green": r.green,
+            "blue": r.blue,
+            "threshold": r.threshold,
+            "samples": r.samples,
+            "message": r.message,
+            "outage": r.outage,
+        }
         for r in results
     ]
     return {"verdict": verdict, "at": at, "checks": checks}

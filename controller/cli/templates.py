@@ -45,8 +45,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"greenlane templates: unknown template(s) {unknown}; known: {', '.join(known)}")
         return 2
     chosen = [t for t in BUILTIN.values() if not args.names or t.name in args.names]
-    print("variables: {{ namespace }}, {{ deployment }}, {{ window }}, {{ quantile }}, {{ container }} "
-          f"(default .+), {{{{ pods }}}} (default <deployment>{POD_SUFFIX})\n")
+    print(
+        "variables: {{ namespace }}, {{ deployment }}, {{ window }}, {{ quantile }}, {{ container }} "
+        f"(default .+), {{{{ pods }}}} (default <deployment>{POD_SUFFIX})\n"
+    )
     print("\n\n".join(describe(t) for t in chosen))
     print("\ngreen serving traffic? (decides Fail vs Inconclusive when a template finds no series):")
     print(f"  {TRAFFIC_PROBE}")

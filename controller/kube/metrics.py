@@ -36,36 +36,62 @@ class OperatorMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.build_info = Gauge("greenlane_build_info", "Always 1; the running greenlane version.",
-                                ["version"], registry=r)
-        self.leader = Gauge("greenlane_leader", "1 while this replica holds the leader-election Lease.",
-                            registry=r)
-        self.phase = Gauge("greenlane_rollout_phase", "1 for the rollout's current phase, 0 for the others.",
-                           [*ROLLOUT, "phase"], registry=r)
-        self.green_weight = Gauge("greenlane_rollout_green_weight_percent",
-                                  "Green's traffic share as last verified on the router, 0..100.", ROLLOUT,
-                                  registry=r)
-        self.step = Gauge("greenlane_rollout_step", "Index into spec.steps of the step in progress.", ROLLOUT,
-                          registry=r)
+        self.build_info = Gauge(
+            "greenlane_build_info", "Always 1; the running greenlane version.", ["version"], registry=r
+        )
+        self.leader = Gauge("greenlane_leader", "1 while this replica holds the leader-election Lease.", registry=r)
+        self.phase = Gauge(
+            "greenlane_rollout_phase",
+            "1 for the rollout's current phase, 0 for the others.",
+            [*ROLLOUT, "phase"],
+            registry=r,
+        )
+        self.green_weight = Gauge(
+            "greenlane_rollout_green_weight_percent",
+            "Green's traffic share as last verified on the router, 0..100.",
+            ROLLOUT,
+            registry=r,
+        )
+        self.step = Gauge(
+            "greenlane_rollout_step", "Index into spec.steps of the step in progress.", ROLLOUT, registry=r
+        )
         self.last_transition = Gauge(
             "greenlane_rollout_last_transition_timestamp_seconds",
             "Unix time of the rollout's last progress: step verified, phase or condition change.",
-            ROLLOUT, registry=r)
-        self.check_value = Gauge("greenlane_check_value",
-                                 "Last measured value of a check per track (units of the check's query).",
-                                 [*ROLLOUT, "check", "track"], registry=r)
-        self.check_verdict = Gauge("greenlane_check_verdict",
-                                   "1 for the check's last verdict (Pass, Fail, Inconclusive), 0 for the others.",
-                                   [*ROLLOUT, "check", "verdict"], registry=r)
-        self.reconcile_duration = Histogram("greenlane_reconcile_duration_seconds",
-                                            "Wall time of one reconcile, by result (ok, error).", ["result"],
-                                            buckets=RECONCILE_BUCKETS, registry=r)
-        self.rollbacks = Counter("greenlane_rollbacks_total",
-                                 "Rollbacks to blue, by reason and failing check (empty when none).",
-                                 [*ROLLOUT, "reason", "check"], registry=r)
-        self.query_errors = Counter("greenlane_prometheus_query_errors_total",
-                                    "Prometheus queries that failed (unreachable, HTTP or PromQL error).",
-                                    ROLLOUT, registry=r)
+            ROLLOUT,
+            registry=r,
+        )
+        self.check_value = Gauge(
+            "greenlane_check_value",
+            "Last measured value of a check per track (units of the check's query).",
+            [*ROLLOUT, "check", "track"],
+            registry=r,
+        )
+        self.check_verdict = Gauge(
+            "greenlane_check_verdict",
+            "1 for the check's last verdict (Pass, Fail, Inconclusive), 0 for the others.",
+            [*ROLLOUT, "check", "verdict"],
+            registry=r,
+        )
+        self.reconcile_duration = Histogram(
+            "greenlane_reconcile_duration_seconds",
+            "Wall time of one reconcile, by result (ok, error).",
+            ["result"],
+            buckets=RECONCILE_BUCKETS,
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "greenlane_rollbacks_total",
+            "Rollbacks to blue, by reason and failing check (empty when none).",
+            [*ROLLOUT, "reason", "check"],
+            registry=r,
+        )
+        self.query_errors = Counter(
+            "greenlane_prometheus_query_errors_total",
+            "Prometheus queries that failed (unreachable, HTTP or PromQL error).",
+            ROLLOUT,
+            registry=r,
+        )
         self.build_info.labels(__version__).set(1)
         self._checks: dict[RolloutKey, set[str]] = {}
 

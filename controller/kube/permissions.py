@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Scope = Literal["watched", "release"]
-VERBS: frozenset[str] = frozenset(
-    {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"}
-)
+VERBS: frozenset[str] = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
 
 GROUP = "greenlane.dev"
 LEASE_NAME = "greenlane-leader"
@@ -60,13 +58,22 @@ READ = ("get", "list", "watch")
 ROUTE_WRITE = (*READ, "update", "patch")
 
 PERMISSIONS: tuple[Permission, ...] = (
-    Permission(GROUP, "bluegreenrollouts", (*READ, "patch"),
-               "watch rollouts; patch clears a handled command annotation"),
-    Permission(GROUP, "bluegreenrollouts/status", ("get", "update", "patch"),
-               "all progress lives in status, written once per reconcile"),
+    Permission(
+        GROUP, "bluegreenrollouts", (*READ, "patch"), "watch rollouts; patch clears a handled command annotation"
+    ),
+    Permission(
+        GROUP,
+        "bluegreenrollouts/status",
+        ("get", "update", "patch"),
+        "all progress lives in status, written once per reconcile",
+    ),
     Permission("apps", "deployments", READ, "the blue and green tracks: availability, pod template"),
-    Permission("apps", "deployments/scale", ("get", "update", "patch"),
-               "replica-ratio router and scaling blue down after promotion"),
+    Permission(
+        "apps",
+        "deployments/scale",
+        ("get", "update", "patch"),
+        "replica-ratio router and scaling blue down after promotion",
+    ),
     Permission("apps", "replicasets", ("list", "watch"), "the current pod-template-hash of each track"),
     Permission("", "pods", ("list", "watch"), "readiness and the exact pod names of each track"),
     Permission("", "services", ("get",), "routers check that the named Services exist"),
@@ -77,10 +84,19 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission("gateway.networking.k8s.io", "grpcroutes", ROUTE_WRITE, "Gateway API router (gRPC)"),
     Permission("networking.istio.io", "virtualservices", ROUTE_WRITE, "Istio router"),
     Permission("split.smi-spec.io", "trafficsplits", ROUTE_WRITE, "SMI router"),
-    Permission("networking.k8s.io", "ingresses", (*READ, "create", "update", "patch"),
-               "ingress-nginx router: reads the main Ingress, manages the canary Ingress"),
-    Permission("coordination.k8s.io", "leases", ("get", "create", "update"),
-               f"leader election on the Lease {LEASE_NAME}", scope="release"),
+    Permission(
+        "networking.k8s.io",
+        "ingresses",
+        (*READ, "create", "update", "patch"),
+        "ingress-nginx router: reads the main Ingress, manages the canary Ingress",
+    ),
+    Permission(
+        "coordination.k8s.io",
+        "leases",
+        ("get", "create", "update"),
+        f"leader election on the Lease {LEASE_NAME}",
+        scope="release",
+    ),
 )
 
 
@@ -102,7 +118,4 @@ def triples(permissions: Iterable[Permission] = PERMISSIONS) -> Iterator[tuple[s
 
 def rbac_rules(scope: Scope) -> list[dict[str, list[str]]]:
     """The ``rules`` of a (Cluster)Role granting exactly this scope's permissions, one rule per resource."""
-    return [
-        {"apiGroups": [p.group], "resources": [p.resource], "verbs": list(p.verbs)}
-        for p in by_scope(scope)
-    ]
+    return [{"apiGroups": [p.group], "resources": [p.resource], "verbs": list(p.verbs)} for p in by_scope(scope)]

@@ -32,9 +32,18 @@ _PLURALS: dict[str, str] = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes"
 class GatewayRouteRouter:
     """Steers one rule of an HTTPRoute or GRPCRoute between the blue and green Services."""
 
-    def __init__(self, api_client: Any, namespace: str, route: str, blue_service: str, green_service: str,
-                 *, kind: RouteKind = "HTTPRoute", rule: str | None = None,
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        route: str,
+        blue_service: str,
+        green_service: str,
+        *,
+        kind: RouteKind = "HTTPRoute",
+        rule: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._api = KubeApi(api_client)
         self._ref = ObjectRef(API_VERSION, _PLURALS[kind], kind, namespace, route)
         self._rule = rule
@@ -73,12 +82,15 @@ class GatewayRouteRouter:
                 if rule.get("name") == self._rule:
                     return index, rule
             raise RouterError(f"{self._ref}: spec.rules has no rule named {self._rule!r}")
-        matching = [(i, r) for i, r in enumerate(rules)
-                    if self._indexes(r, self._blue) and self._indexes(r, self._green)]
+        matching = [
+            (i, r) for i, r in enumerate(rules) if self._indexes(r, self._blue) and self._indexes(r, self._green)
+        ]
         if len(matching) != 1:
             found = "no rule" if not matching else f"{len(matching)} rules"
-            raise RouterError(f"{self._ref}: {found} in spec.rules reference both Services "
-                              f"{self._blue!r} and {self._green!r} in backendRefs; name the rule to steer")
+            raise RouterError(
+                f"{self._ref}: {found} in spec.rules reference both Services "
+                f"{self._blue!r} and {self._green!r} in backendRefs; name the rule to steer"
+            )
         return matching[0]
 
     def _pair(self, rule: Json) -> tuple[int, int]:
@@ -88,8 +100,7 @@ class GatewayRouteRouter:
             indexes = self._indexes(rule, service)
             if len(indexes) != 1:
                 problem = "does not reference" if not indexes else "references more than once"
-                raise RouterError(f"{self._ref}: rule {_rule_label(rule)} backendRefs {problem} "
-                                  f"Service {service!r}")
+                raise RouterError(f"{self._ref}: rule {_rule_label(rule)} backendRefs {problem} Service {service!r}")
             found.append(indexes[0])
         return found[0], found[1]
 
@@ -97,10 +108,12 @@ class GatewayRouteRouter:
         return [i for i, ref in enumerate(rule.get("backendRefs") or []) if self._is_service(ref, service)]
 
     def _is_service(self, ref: Json, service: str) -> bool:
-        return (ref.get("name") == service
-                and ref.get("group", "") in ("", "core")
-                and ref.get("kind", "Service") == "Service"
-                and ref.get("namespace", self._ref.namespace) == self._ref.namespace)
+        return (
+            ref.get("name") == service
+            and ref.get("group", "") in ("", "core")
+            and ref.get("kind", "Service") == "Service"
+            and ref.get("namespace", self._ref.namespace) == self._ref.namespace
+        )
 
 
 def _weight(ref: Json) -> int:

@@ -90,9 +90,7 @@ class HaproxyRouter:
     def _set(self, server: str, weight: int) -> None:
         reply = self.runtime.command(f"set weight {self.backend}/{server} {weight}")
         if reply:  # success is an empty answer; anything else is HAProxy explaining a refusal
-            raise RouterError(
-                f"{self.describe()}: `set weight {self.backend}/{server} {weight}` answered {reply!r}"
-            )
+            raise RouterError(f"{self.describe()}: `set weight {self.backend}/{server} {weight}` answered {reply!r}")
 
     def weights(self) -> tuple[int, int]:
         """Raw ``(green, blue)`` HAProxy weights, for display and diagnostics."""

@@ -28,9 +28,18 @@ from controller.routing.kube_common import (
 class IstioRouter:
     """Steers one ``spec.http`` route of a VirtualService between the blue and green Services."""
 
-    def __init__(self, api_client: Any, namespace: str, virtual_service: str, blue_service: str,
-                 green_service: str, *, route: str | None = None, api_version: str = "networking.istio.io/v1",
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        virtual_service: str,
+        blue_service: str,
+        green_service: str,
+        *,
+        route: str | None = None,
+        api_version: str = "networking.istio.io/v1",
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._api = KubeApi(api_client)
         self._ref = ObjectRef(api_version, "virtualservices", "VirtualService", namespace, virtual_service)
         self._route = route
@@ -72,8 +81,10 @@ class IstioRouter:
         matching = [r for r in routes if self._indexes(r, self._blue) and self._indexes(r, self._green)]
         if len(matching) != 1:
             found = "no route" if not matching else f"{len(matching)} routes"
-            raise RouterError(f"{self._ref}: {found} in spec.http route to both Services {self._blue!r} "
-                              f"and {self._green!r}; name the route to steer")
+            raise RouterError(
+                f"{self._ref}: {found} in spec.http route to both Services {self._blue!r} "
+                f"and {self._green!r}; name the route to steer"
+            )
         return matching[0]
 
     def _pair(self, route: Json) -> tuple[int, int]:
@@ -83,14 +94,18 @@ class IstioRouter:
             if len(indexes) != 1:
                 problem = "has no destination for" if not indexes else "has several destinations for"
                 label = repr(route["name"]) if route.get("name") else "(unnamed)"
-                raise RouterError(f"{self._ref}: spec.http route {label} {problem} Service {service!r} "
-                                  "(route[].destination.host)")
+                raise RouterError(
+                    f"{self._ref}: spec.http route {label} {problem} Service {service!r} (route[].destination.host)"
+                )
             found.append(indexes[0])
         return found[0], found[1]
 
     def _indexes(self, route: Json, service: str) -> list[int]:
-        return [i for i, dest in enumerate(route.get("route") or [])
-                if self._is_service((dest.get("destination") or {}).get("host", ""), service)]
+        return [
+            i
+            for i, dest in enumerate(route.get("route") or [])
+            if self._is_service((dest.get("destination") or {}).get("host", ""), service)
+        ]
 
     def _is_service(self, host: str, service: str) -> bool:
         """``name``, ``name.ns``, ``name.ns.svc`` or ``name.ns.svc.<cluster domain>`` in our namespace."""

@@ -86,15 +86,17 @@ class KubeApi:
         self._client = api_client
         self._timeout = timeout
 
-    def request(self, method: str, path: str, what: str, body: Any = None,
-                content_type: str = "application/json") -> Json | None:
+    def request(
+        self, method: str, path: str, what: str, body: Any = None, content_type: str = "application/json"
+    ) -> Json | None:
         """Send one request; None on 404, the decoded object on 2xx, KubeApiError otherwise."""
         headers = {"Accept": "application/json"}
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            serialized = self._client.param_serialize(method=method, resource_path=path,
-                                                      header_params=headers, body=body)
+            serialized = self._client.param_serialize(
+                method=method, resource_path=path, header_params=headers, body=body
+            )
             response = self._client.call_api(*serialized, _request_timeout=self._timeout)
             data: bytes = response.read() or b""
             status: int = response.status
@@ -169,8 +171,7 @@ def conflict_retrying(retry: RetryPolicy) -> tenacity.Retrying:
     return tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(ConflictError),
         stop=tenacity.stop_after_attempt(max(1, retry.attempts)),
-        wait=(tenacity.wait_exponential(multiplier=retry.backoff, max=2.0)
-              + tenacity.wait_random(0, retry.backoff)),
+        wait=(tenacity.wait_exponential(multiplier=retry.backoff, max=2.0) + tenacity.wait_random(0, retry.backoff)),
         reraise=True,
     )
 
@@ -193,6 +194,8 @@ def check_weight(green: int) -> int:
 def verified(what: str, wanted: int, effective: int) -> int:
     """The read-back check every router ends with."""
     if effective != wanted:
-        raise WeightMismatch(f"{what}: wrote green {wanted}% but read back {effective}%; "
-                             "another writer or extra backends change the split")
+        raise WeightMismatch(
+            f"{what}: wrote green {wanted}% but read back {effective}%; "
+            "another writer or extra backends change the split"
+        )
     return effective

@@ -39,12 +39,22 @@ LEGACY_CLASS = "kubernetes.io/ingress.class"
 class NginxCanaryRouter:
     """Keeps a canary Ingress in step with the main one and sets its weight."""
 
-    def __init__(self, api_client: Any, namespace: str, ingress: str, blue_service: str, green_service: str,
-                 *, canary_name: str | None = None, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        ingress: str,
+        blue_service: str,
+        green_service: str,
+        *,
+        canary_name: str | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._api = KubeApi(api_client)
         self._main = ObjectRef("networking.k8s.io/v1", "ingresses", "Ingress", namespace, ingress)
-        self._canary = ObjectRef("networking.k8s.io/v1", "ingresses", "Ingress", namespace,
-                                 canary_name or f"{ingress}-canary")
+        self._canary = ObjectRef(
+            "networking.k8s.io/v1", "ingresses", "Ingress", namespace, canary_name or f"{ingress}-canary"
+        )
         self._blue = blue_service
         self._green = green_service
         self._retry = retry
@@ -99,9 +109,11 @@ class NginxCanaryRouter:
     def _check_ours(self, canary: Json) -> None:
         labels = canary["metadata"].get("labels") or {}
         if labels.get(MANAGED_BY) != "greenlane" or labels.get(CANARY_OF) != self._main.name:
-            raise RouterError(f"{self._canary} exists but is not greenlane's canary of {self._main.name} "
-                              f"(metadata.labels {MANAGED_BY}=greenlane, {CANARY_OF}={self._main.name}); "
-                              "refusing to take it over")
+            raise RouterError(
+                f"{self._canary} exists but is not greenlane's canary of {self._main.name} "
+                f"(metadata.labels {MANAGED_BY}=greenlane, {CANARY_OF}={self._main.name}); "
+                "refusing to take it over"
+            )
 
 
 def canary_spec(main: Json, ref: ObjectRef, blue: str, green: str) -> Json:
@@ -116,15 +128,20 @@ def canary_spec(main: Json, ref: ObjectRef, blue: str, green: str) -> Json:
     rules = []
     for rule in spec.get("rules") or []:
         all_paths = (rule.get("http") or {}).get("paths") or []
-        paths = [dict(p, backend=_switched(p["backend"], green))
-                 for p in all_paths if _service_name(p.get("backend")) == blue]
+        paths = [
+            dict(p, backend=_switched(p["backend"], green))
+            for p in all_paths
+            if _service_name(p.get("backend")) == blue
+        ]
         if paths:
             rules.append({**{k: v for k, v in rule.items() if k != "http"}, "http": {"paths": paths}})
     if rules:
         result["rules"] = rules
     if not rules and "defaultBackend" not in result:
-        raise RouterError(f"{ref}: no spec.rules[].http.paths[].backend.service.name "
-                          f"(nor spec.defaultBackend) is the blue Service {blue!r}")
+        raise RouterError(
+            f"{ref}: no spec.rules[].http.paths[].backend.service.name "
+            f"(nor spec.defaultBackend) is the blue Service {blue!r}"
+        )
     return result
 
 

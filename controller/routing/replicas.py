@@ -46,8 +46,16 @@ def split_replicas(total: int, green: int) -> tuple[int, int]:
 class ReplicaRatioRouter:
     """Moves replicas between the blue and green Deployments behind one Service."""
 
-    def __init__(self, api_client: Any, namespace: str, blue_deployment: str, green_deployment: str,
-                 *, total: int | None = None, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        blue_deployment: str,
+        green_deployment: str,
+        *,
+        total: int | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         if total is not None and total < 1:
             raise ValueError(f"total replicas must be positive, got {total}")
         self._api = KubeApi(api_client)
@@ -83,9 +91,11 @@ class ReplicaRatioRouter:
     def _verify(self, blue_count: int, green_count: int) -> int:
         seen = (self._replicas(self._blue), self._replicas(self._green))
         if seen != (blue_count, green_count):
-            raise WeightMismatch(f"{self.describe()}: wrote {blue_count}/{green_count} replicas "
-                                 f"but read back {seen[0]}/{seen[1]}; an autoscaler or another writer "
-                                 "changes spec.replicas")
+            raise WeightMismatch(
+                f"{self.describe()}: wrote {blue_count}/{green_count} replicas "
+                f"but read back {seen[0]}/{seen[1]}; an autoscaler or another writer "
+                "changes spec.replicas"
+            )
         return percent(green_count, blue_count + green_count)
 
     def _replicas(self, ref: ObjectRef) -> int:

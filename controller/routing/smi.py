@@ -26,9 +26,18 @@ from controller.routing.kube_common import (
 )
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
-_SUFFIXES = {"": Fraction(1), "m": Fraction(1, 1000), "k": Fraction(10**3), "M": Fraction(10**6),
-             "G": Fraction(10**9), "T": Fraction(10**12), "Ki": Fraction(2**10), "Mi": Fraction(2**20),
-             "Gi": Fraction(2**30), "Ti": Fraction(2**40)}
+_SUFFIXES = {
+    "": Fraction(1),
+    "m": Fraction(1, 1000),
+    "k": Fraction(10**3),
+    "M": Fraction(10**6),
+    "G": Fraction(10**9),
+    "T": Fraction(10**12),
+    "Ki": Fraction(2**10),
+    "Mi": Fraction(2**20),
+    "Gi": Fraction(2**30),
+    "Ti": Fraction(2**40),
+}
 
 
 def parse_quantity(value: Any) -> Fraction:
@@ -46,9 +55,17 @@ def parse_quantity(value: Any) -> Fraction:
 class TrafficSplitRouter:
     """Steers a TrafficSplit's blue and green backends."""
 
-    def __init__(self, api_client: Any, namespace: str, traffic_split: str, blue_service: str,
-                 green_service: str, *, api_version: str = "split.smi-spec.io/v1alpha2",
-                 retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        traffic_split: str,
+        blue_service: str,
+        green_service: str,
+        *,
+        api_version: str = "split.smi-spec.io/v1alpha2",
+        retry: RetryPolicy = DEFAULT_RETRY,
+    ) -> None:
         self._api = KubeApi(api_client)
         self._ref = ObjectRef(api_version, "trafficsplits", "TrafficSplit", namespace, traffic_split)
         self._quantities = api_version.endswith("/v1alpha1")

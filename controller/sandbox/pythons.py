@@ -60,9 +60,7 @@ def _pyenv_candidates(minor: str) -> list[Path]:
         return []
     try:
         root = subprocess.run([pyenv, "root"], capture_output=True, text=True, timeout=10, check=True)
-        bare = subprocess.run(
-            [pyenv, "versions", "--bare"], capture_output=True, text=True, timeout=10, check=True
-        )
+        bare = subprocess.run([pyenv, "versions", "--bare"], capture_output=True, text=True, timeout=10, check=True)
     except (OSError, subprocess.SubprocessError):
         return []
     pattern = re.compile(rf"^{re.escape(minor)}\.(\d+)$")  # plain CPython releases, no -dev / t builds

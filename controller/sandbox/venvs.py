@@ -109,12 +109,8 @@ def ensure_venv(interpreter: Interpreter, cache_dir: Path | None = None) -> AppV
     with _locked(root / f"{venv.name}.lock"):
         built = not _usable(venv, interpreter)
         if built:
-            log.info(
-                "building app venv", python=str(interpreter.path), version=interpreter.version, path=str(venv)
-            )
+            log.info("building app venv", python=str(interpreter.path), version=interpreter.version, path=str(venv))
             _build(venv, interpreter)
     seconds = time.monotonic() - started
     log.info("app venv ready", version=interpreter.version, built=built, seconds=round(seconds, 2))
-    return AppVenv(
-        path=venv, python=venv / "bin" / "python", version=interpreter.version, built=built, seconds=seconds
-    )
+    return AppVenv(path=venv, python=venv / "bin" / "python", version=interpreter.version, built=built, seconds=seconds)

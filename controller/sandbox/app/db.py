@@ -30,8 +30,7 @@ class Database:
         """A small real round trip, so the pool is exercised under load like a real service's."""
         with self.pool.connection() as conn:
             conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = current_setting("
-                "'application_name')"
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = current_setting('application_name')"
             ).fetchone()
 
     def connect_extra(self) -> psycopg.Connection[Any]:

@@ -36,9 +36,7 @@ class App:
         self.db_query_ratio: float = args.db_query_ratio
         self.faults = FaultState(FaultSettings.from_pairs(args.fault))
         self.db = Database(args.dsn, args.deployment, pool_size=args.pool_size)
-        self.chaos = Chaos(
-            self.faults, self.db.connect_extra, max_leaked_connections=args.max_leaked_connections
-        )
+        self.chaos = Chaos(self.faults, self.db.connect_extra, max_leaked_connections=args.max_leaked_connections)
         # Startup memory is by definition paid at startup, whatever fault_after_s says.
         self.chaos.allocate_startup(self.faults.settings.startup_memory_mb)
         track_pool(

@@ -14,9 +14,7 @@ BLUE_SERVER = "blue"
 GREEN_SERVER = "green"
 
 
-def render_config(
-    socket_path: Path, frontend_port: int, blue_port: int, green_port: int, green_percent: int
-) -> str:
+def render_config(socket_path: Path, frontend_port: int, blue_port: int, green_port: int, green_percent: int) -> str:
     """Round-robin per request over both servers; health checks drop a dead app like a real LB would."""
     green_w, blue_w = percent_to_weights(green_percent)
     return f"""\

@@ -22,9 +22,7 @@ SUPERUSER = "postgres"
 RUN_AS_WHEN_ROOT = "postgres"
 QUERIES_ENV = "GREENLANE_EXPORTER_QUERIES"
 # Repository layout: <root>/controller/sandbox/servers/postgres.py -> <root>/config/prometheus/...
-_REPO_QUERIES = (
-    Path(__file__).resolve().parents[3] / "config" / "prometheus" / "postgres-exporter-queries.yaml"
-)
+_REPO_QUERIES = Path(__file__).resolve().parents[3] / "config" / "prometheus" / "postgres-exporter-queries.yaml"
 
 
 def exporter_queries_path() -> Path:
@@ -148,9 +146,7 @@ class PostgresServer:
             self._own_tmp = None
 
     def wait_ready(self, timeout_s: float) -> None:
-        probe = command_ok(
-            [str(self.bins.pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER]
-        )
+        probe = command_ok([str(self.bins.pg_isready), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER])
         self.process.wait_ready(probe, timeout_s, "accepting connections")
 
 

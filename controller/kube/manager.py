@@ -1,0 +1,152 @@
+"""The operator process: watches, a bounded pool of workers, leader election, probes and metrics.
+
+Workers take keys from one WorkQueue, so a rollout is never reconciled by two workers at once; each
+reconcile's requeue-after (capped by a resync period) schedules the next look. Watches only enqueue.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+
+import structlog
+from kubernetes import client as k8s
+
+from controller.clock import Clock
+from controller.kube.events import EventRecorder
+from controller.kube.http import Endpoints, serve
+from controller.kube.leader import LeaderElector, LeaseConfig
+from controller.kube.metrics import OperatorMetrics
+from controller.kube.reconciler import Reconciler
+from controller.kube.rollouts import NotLeader
+from controller.kube.watcher import Json, Watcher
+from controller.kube.workqueue import WorkQueue
+from controller.model.resource import GROUP, PLURAL, VERSION
+
+log = structlog.get_logger("greenlane.manager")
+RESYNC = 30.0  # seconds: Deployments and pods change without touching the rollout; look again at least this often
+
+
+@dataclass(frozen=True)
+class ManagerConfig:
+    namespaces: tuple[str, ...] | None = None  # None: all namespaces
+    leader_elect: bool = True
+    lease_namespace: str = "default"
+    identity: str = field(default_factory=lambda: os.environ.get("POD_NAME") or socket.gethostname())
+    metrics_addr: tuple[str, int] = ("0.0.0.0", 8080)
+    health_addr: tuple[str, int] = ("0.0.0.0", 8081)
+    prometheus_url: str | None = None
+    workers: int = 4
+
+
+class Manager:
+    def __init__(self, api: k8s.ApiClient, config: ManagerConfig, clock: Clock) -> None:
+        self.api, self.config, self.clock = api, config, clock
+        self.metrics = OperatorMetrics()
+        self.queue = WorkQueue(clock)
+        self.stop = threading.Event()
+        self.synced = threading.Event()
+        self.known: set[str] = set()
+        self.elector = (
+            LeaderElector(api, config.identity, LeaseConfig(namespace=config.lease_namespace), clock)
+            if config.leader_elect
+            else None
+        )
+        events = EventRecorder(api, clock, instance=config.identity)
+        self.reconciler = Reconciler(api, clock, events, self.metrics, self.is_leader, config.prometheus_url)
+        self.watchers = [self._watcher(ns) for ns in (config.namespaces or (None,))]
+
+    def is_leader(self) -> bool:
+        return self.elector is None or self.elector.is_leader()
+
+    def _watcher(self, namespace: str | None) -> Watcher:
+        custom = k8s.CustomObjectsApi(self.api)
+        if namespace is None:
+            list_fn = functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
+        else:
+            list_fn = functools.partial(custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL)
+        return Watcher(f"rollouts/{namespace or '*'}", list_fn, self._on_rollout, self.clock, on_synced=self.synced.set)
+
+    def _on_rollout(self, obj: Json, deleted: bool) -> None:
+        meta = obj.get("metadata", {})
+        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        if deleted:
+            self.known.discard(key)
+            self.queue.forget(key)
+            return
+        self.known.add(key)
+        self.queue.add(key)
+
+    def run(self) -> None:
+        servers = [
+            serve(self.config.health_addr, Endpoints(self._live, self._ready)),
+            serve(self.config.metrics_addr, Endpoints(self._live, self._ready, self.metrics.registry)),
+        ]
+        threads = [threading.Thread(target=w.run, args=(self.stop,), name=w.name, daemon=True) for w in self.watchers]
+        if self.elector is not None:
+            threads.append(threading.Thread(target=self._campaign, name="leader", daemon=True))
+        workers = [threading.Thread(target=self._work, name=f"worker-{i}") for i in range(self.config.workers)]
+        for thread in [*threads, *workers]:
+            thread.start()
+        log.info("operator started", identity=self.config.identity, namespaces=self.config.namespaces or "all")
+        self.stop.wait()
+        self.queue.close()
+        for worker in workers:
+            worker.join(timeout=60)  # finish the reconcile in flight, then stop
+        if self.elector is not None:
+            self.elector.release()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+        log.info("operator stopped")
+
+    def _campaign(self) -> None:
+        assert self.elector is not None
+        leading = False
+        while not self.stop.is_set():
+            now_leading = self.elector.try_acquire_or_renew()
+            if now_leading != leading:
+                self.metrics.set_leader(now_leading)
+                if now_leading:
+                    for key in list(self.known):
+                        self.queue.add(key)
+                leading = now_leading
+            self.stop.wait(LeaseConfig.retry_period)
+
+    def _work(self) -> None:
+        while not self.stop.is_set():
+            key = self.queue.get(timeout=1.0)
+            if key is None:
+                continue
+            try:
+                self._process(key)
+            finally:
+                self.queue.done(key)
+
+    def _process(self, key: str) -> None:
+        if not self.is_leader():
+            self.queue.add(key, after=LeaseConfig.retry_period)
+            return
+        namespace, name = key.split("/", 1)
+        started = self.clock.monotonic()
+        ok = True
+        try:
+            after = self.reconciler.reconcile(namespace, name)
+        except NotLeader:
+            after = LeaseConfig.retry_period
+        except Exception:  # one broken rollout must not stop the others
+            ok = False
+            log.exception("reconcile failed", rollout=name, namespace=namespace)
+            after = 5.0
+        self.metrics.observe_reconcile(self.clock.monotonic() - started, ok=ok)
+        if key in self.known:
+            self.queue.add(key, after=min(after if after is not None else RESYNC, RESYNC))
+
+    def _live(self) -> tuple[bool, str]:
+        return (True, "ok") if not self.stop.is_set() else (False, "stopping")
+
+    def _ready(self) -> tuple[bool, str]:
+        return (True, "ok") if self.synced.is_set() else (False, "waiting for the first list of rollouts")
