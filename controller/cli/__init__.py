@@ -11,10 +11,10 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import crd, validate
+from controller.cli import crd, plan, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-COMMANDS: tuple[Register, ...] = (validate.register, crd.register)
+COMMANDS: tuple[Register, ...] = (validate.register, crd.register, plan.register)
 
 
 def build_parser() -> argparse.ArgumentParser:
