@@ -11,11 +11,12 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import analyze, crd, oncall, run, templates, validate
+from controller.cli import analyze, crd, oncall, plan, run, templates, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 COMMANDS: tuple[Register, ...] = (
     validate.register,
+    plan.register,
     analyze.register,
     templates.register,
     crd.register,

@@ -60,7 +60,6 @@ def configure_logging(fmt: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    configure_logging(args.log_format)
     try:
         metrics_addr = parse_addr(args.metrics_addr, "--metrics-addr")
         health_addr = parse_addr(args.health_addr, "--health-addr")
@@ -68,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
         return 2
+    configure_logging(args.log_format)
     config = ManagerConfig(
         namespaces=tuple(args.namespaces) if args.namespaces else None,
         leader_elect=args.leader_elect,

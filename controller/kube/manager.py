@@ -6,7 +6,6 @@ reconcile's requeue-after (capped by a resync period) schedules the next look. W
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import threading
@@ -64,10 +63,11 @@ class Manager:
 
     def _watcher(self, namespace: str | None) -> Watcher:
         custom = k8s.CustomObjectsApi(self.api)
-        if namespace is None:
-            list_fn = functools.partial(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL)
-        else:
-            list_fn = functools.partial(custom.list_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL)
+        def list_fn(**kwargs: object) -> object:
+            if namespace is None:
+                return custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
+            return custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, **kwargs)
+
         return Watcher(f"rollouts/{namespace or '*'}", list_fn, self._on_rollout, self.clock, on_synced=self.synced.set)
 
     def _on_rollout(self, obj: Json, deleted: bool) -> None:
