@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import analyze, crd, oncall, templates, validate
+from controller.cli import analyze, crd, demo, oncall, templates, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 COMMANDS: tuple[Register, ...] = (
@@ -20,6 +20,7 @@ COMMANDS: tuple[Register, ...] = (
     templates.register,
     crd.register,
     oncall.register,
+    demo.register,
 )
 
 
