@@ -140,7 +140,6 @@ class Demo:
         status = RolloutStatus()
         started = self.clock.monotonic()
         held_since: float | None = None
-        last_weight: int | None = None
         while True:
             now = self.clock.now()
             mono = self.clock.monotonic()
@@ -151,9 +150,8 @@ class Demo:
             except RouterError as exc:
                 self.out(f"   router unreadable: {exc}")
                 weight = None
-            if weight != last_weight and weight is not None:
+            if weight is not None and (not result.weights or result.weights[-1][1] != weight):
                 result.weights.append((time.time(), weight))
-                last_weight = weight
             observations = self._observe(sb, source, weight, now.timestamp())
             results: tuple[CheckResult, ...] | None = None
             if evaluation_due(spec, status, now):
