@@ -129,7 +129,9 @@ def test_wrong_python_never_sends_green_traffic() -> None:
 def test_prometheus_outage_holds_then_completes() -> None:
     result = demo("prometheus-outage")
     assert result.outages and result.outages[0][1] is not None, "Prometheus was stopped and restarted"
-    down, up = result.outages[0]
+    down, up_or_none = result.outages[0]
+    assert up_or_none is not None
+    up = up_or_none
     assert up - down >= SCENARIOS["prometheus-outage"].outage_s
     before = [w for t, w in result.weights if t <= down]
     during = [w for t, w in result.weights if down < t <= up]
