@@ -4,12 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 REPORT := build/test-report.xml
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
 	@echo "make crd    - regenerate config/crd from the models"
+	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\")"
+	@echo "make e2e    - every demo scenario end to end (about 12 minutes)"
 
 setup: $(VENV)/.installed
 
@@ -38,7 +41,14 @@ layers: setup
 
 pytest: setup
 	mkdir -p build
-	$(BIN)/pytest --junitxml=$(REPORT) $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not e2e" --junitxml=$(REPORT) $(PYTEST_ARGS)
+
+# A rollout on the local sandbox; pass e.g. DEMO_ARGS="--scenario memory-leak --json build/demo.json".
+demo: system-deps setup
+	$(BIN)/greenlane demo $(DEMO_ARGS)
+
+e2e: system-deps setup
+	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 crd: setup
 	$(BIN)/greenlane crd > config/crd/bluegreenrollouts.greenlane.dev.yaml

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import analyze, crd, oncall, plan, run, templates, validate
+from controller.cli import analyze, crd, demo, oncall, plan, run, templates, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 COMMANDS: tuple[Register, ...] = (
@@ -22,6 +22,7 @@ COMMANDS: tuple[Register, ...] = (
     crd.register,
     oncall.register,
     run.register,
+    demo.register,
 )
 
 
