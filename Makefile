@@ -41,7 +41,7 @@ layers: setup
 
 pytest: setup
 	mkdir -p build
-	$(BIN)/pytest -m "not e2e" --junitxml=$(REPORT) $(PYTEST_ARGS)
+	$(BIN)/pytest --junitxml=$(REPORT) $(PYTEST_ARGS)
 
 # A rollout on the local sandbox; pass e.g. DEMO_ARGS="--scenario memory-leak --json build/demo.json".
 demo: system-deps setup
