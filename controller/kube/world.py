@@ -36,9 +36,10 @@ def read_track(api: k8s.ApiClient, namespace: str, deployment: str) -> TrackInfo
         raise
     spec, status = dep.spec, dep.status
     desired = int(spec.replicas if spec.replicas is not None else 1)
-    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.selector.match_labels or {}).items()))
-    template_hash = _current_hash(apps, namespace, dep, selector)
-    pods = _ready_pods(api, namespace, selector, template_hash) if template_hash else ()
+    match = dict(spec.selector.match_labels or {})
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    template_hash = _current_hash(apps, namespace, dep, selector, match)
+    pods = _ready_pods(api, namespace, {**match, "pod-template-hash": template_hash}) if template_hash else ()
     rolled_out = (status.observed_generation or 0) >= (dep.metadata.generation or 0) and int(
         status.updated_replicas or 0
     ) >= desired
@@ -53,9 +54,17 @@ def read_track(api: k8s.ApiClient, namespace: str, deployment: str) -> TrackInfo
     )
 
 
-def _current_hash(apps: k8s.AppsV1Api, namespace: str, dep: k8s.V1Deployment, selector: str) -> str | None:
+def _matches(labels: dict[str, str] | None, wanted: dict[str, str]) -> bool:
+    """Client-side selector check as well: cheap, and correct against servers that ignore selectors."""
+    return all((labels or {}).get(k) == v for k, v in wanted.items())
+
+
+def _current_hash(
+    apps: k8s.AppsV1Api, namespace: str, dep: k8s.V1Deployment, selector: str, match: dict[str, str]
+) -> str | None:
     revision = (dep.metadata.annotations or {}).get(REVISION)
-    sets = apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+    listed = apps.list_namespaced_replica_set(namespace, label_selector=selector).items
+    sets = [rs for rs in listed if _matches(rs.metadata.labels, match)]
     owned = [rs for rs in sets if any(o.uid == dep.metadata.uid for o in rs.metadata.owner_references or [])]
     candidates = owned or sets
     for rs in candidates:
@@ -67,10 +76,12 @@ def _current_hash(apps: k8s.AppsV1Api, namespace: str, dep: k8s.V1Deployment, se
     return None
 
 
-def _ready_pods(api: k8s.ApiClient, namespace: str, selector: str, template_hash: str) -> tuple[str, ...]:
+def _ready_pods(api: k8s.ApiClient, namespace: str, match: dict[str, str]) -> tuple[str, ...]:
     core = k8s.CoreV1Api(api)
-    label = f"{selector},pod-template-hash={template_hash}" if selector else f"pod-template-hash={template_hash}"
-    pods = core.list_namespaced_pod(namespace, label_selector=label).items
+    label = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    pods = [
+        p for p in core.list_namespaced_pod(namespace, label_selector=label).items if _matches(p.metadata.labels, match)
+    ]
     ready = []
     for pod in pods:
         conditions = pod.status.conditions or [] if pod.status else []
