@@ -22,8 +22,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         f"Scenarios — {scenarios}.",
     )
     parser.add_argument("--scenario", default="healthy", choices=list(SCENARIOS), help="default: healthy")
-    parser.add_argument("--fault", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"green fault overriding the scenario's; keys: {', '.join(FAULT_KNOBS)}")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"green fault overriding the scenario's; keys: {', '.join(FAULT_KNOBS)}",
+    )
     parser.add_argument("--blue-python", metavar="PATH", help="blue's interpreter (default: python3.11)")
     parser.add_argument("--green-python", metavar="PATH", help="green's interpreter (default: python3.12)")
     parser.add_argument("--speed", choices=("fast", "realistic"), default="fast", help="default: fast (1s scrapes)")

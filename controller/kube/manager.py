@@ -63,6 +63,7 @@ class Manager:
 
     def _watcher(self, namespace: str | None) -> Watcher:
         custom = k8s.CustomObjectsApi(self.api)
+
         def list_fn(**kwargs: object) -> object:
             if namespace is None:
                 return custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)

@@ -23,6 +23,7 @@ from controller.core.commands import Command
 from controller.core.decide import decide, reject
 from controller.core.observations import Observations, TrackObservation
 from controller.core.schedule import evaluation_due
+from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder, InvolvedObject
 from controller.kube.metrics import OperatorMetrics
 from controller.kube.rollouts import CommandRequest, NotLeader, RolloutClient
@@ -90,7 +91,10 @@ class Reconciler:
             router, router_weight = None, None
         except RouterError as exc:
             return reject(status, f"spec.trafficRouting.{spec.traffic_routing.kind}: {exc}", now), None
-        source = self._source(spec)
+        try:
+            source = self._source(spec, namespace)
+        except CredentialError as exc:
+            return reject(status, str(exc), now), None
         if source is None:
             problem = "spec.analysis.prometheus.address: required (the operator has no --prometheus-url default)"
             return reject(status, problem, now), None
@@ -120,16 +124,20 @@ class Reconciler:
         observations = Observations(router_weight, blue, green, results)
         return decide(spec, status, observations, commands, now), router
 
-    def _source(self, spec: RolloutSpec) -> PrometheusSource | None:
+    def _source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource | None:
         prom = spec.analysis.prometheus
         address = prom.address or self.default_prometheus
         if not address:
             return None
+        creds = prometheus_credentials(self.api, namespace, prom)
         return PrometheusSource(
             address,
             timeout=prom.timeout,
             headers=dict(prom.headers) or None,
             insecure_skip_verify=prom.insecure_skip_verify,
+            bearer_token=creds.bearer_token,
+            basic_auth=creds.basic_auth,
+            ca_file=creds.ca_file,
         )
 
     def _observe(self, track: Track, info: TrackInfo, source: PrometheusSource, namespace: str) -> TrackObservation:
@@ -181,6 +189,8 @@ class Reconciler:
 
     def _persist(self, obj: Json, stored: Json, status: RolloutStatus) -> None:
         meta = obj["metadata"]
+        if meta.get("generation") is not None:
+            status = status.model_copy(update={"observed_generation": int(meta["generation"])})
         wire = status.model_dump(by_alias=True, exclude_none=True, mode="json")
         self.metrics.observe_status(meta["namespace"], meta["name"], status)
         if wire != stored:

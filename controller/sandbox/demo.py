@@ -77,8 +77,15 @@ def _fmt(value: float | None) -> str:
 
 
 def _check_json(r: CheckResult) -> dict[str, Any]:
-    return {"name": r.name, "verdict": r.verdict, "green": r.green, "blue": r.blue, "threshold": r.threshold,
-            "outage": r.outage, "message": r.message}
+    return {
+        "name": r.name,
+        "verdict": r.verdict,
+        "green": r.green,
+        "blue": r.blue,
+        "threshold": r.threshold,
+        "outage": r.outage,
+        "message": r.message,
+    }
 
 
 class Demo:
@@ -128,15 +135,28 @@ class Demo:
         spec = build_spec(sb.router_spec(), self.speed)
         router = sb.router()
         source = PrometheusSource(sb.prometheus_url, timeout=2.0)
-        result = DemoResult(self.scenario.name, "paused", None, "", sb.blue.python_version, sb.green.python_version,
-                            started_at=time.time(), sandbox_startup_s=round(sb.startup_seconds, 1),
-                            spec=spec.to_wire())
-        self.out(f"sandbox ready in {sb.startup_seconds:.1f}s: blue {sb.blue.deployment} on Python "
-                 f"{sb.blue.python_version}, green {sb.green.deployment} on Python {sb.green.python_version}; "
-                 f"Prometheus {sb.prometheus_url}, HAProxy {sb.haproxy_url}")
-        self.out("steps: " + " → ".join(f"{s.weight}%" for s in spec.steps)
-                 + f"; interval {spec.analysis.interval:g}s, failureLimit {spec.analysis.failure_limit}, "
-                 f"requiredPasses {spec.analysis.required_passes}")
+        result = DemoResult(
+            self.scenario.name,
+            "paused",
+            None,
+            "",
+            sb.blue.python_version,
+            sb.green.python_version,
+            started_at=time.time(),
+            sandbox_startup_s=round(sb.startup_seconds, 1),
+            spec=spec.to_wire(),
+        )
+        self.out(
+            f"sandbox ready in {sb.startup_seconds:.1f}s: blue {sb.blue.deployment} on Python "
+            f"{sb.blue.python_version}, green {sb.green.deployment} on Python {sb.green.python_version}; "
+            f"Prometheus {sb.prometheus_url}, HAProxy {sb.haproxy_url}"
+        )
+        self.out(
+            "steps: "
+            + " → ".join(f"{s.weight}%" for s in spec.steps)
+            + f"; interval {spec.analysis.interval:g}s, failureLimit {spec.analysis.failure_limit}, "
+            f"requiredPasses {spec.analysis.required_passes}"
+        )
         status = RolloutStatus()
         started = self.clock.monotonic()
         held_since: float | None = None
@@ -156,8 +176,14 @@ class Demo:
             results: tuple[CheckResult, ...] | None = None
             if evaluation_due(spec, status, now):
                 results = tuple(self._evaluate(spec, sb, source, status, now.timestamp()))
-                result.evaluations.append({"at": now.timestamp(), "step": status.current_step,
-                                           "weight": status.weight, "checks": [_check_json(r) for r in results]})
+                result.evaluations.append(
+                    {
+                        "at": now.timestamp(),
+                        "step": status.current_step,
+                        "weight": status.weight,
+                        "checks": [_check_json(r) for r in results],
+                    }
+                )
                 self._print_evaluation(spec, status, results)
             decision = decide(spec, status, replace(observations, results=results), (), now)
             self._apply(sb, router, decision.actions, result)
@@ -191,9 +217,15 @@ class Demo:
         """Prometheus-outage scenario: stop it once the chosen step is verified, restart it after a while."""
         mono = self.clock.monotonic()
         step = self.scenario.outage_at_step
-        if (step is not None and not self._outage_done and self._outage_until is None
-                and status.phase == "Progressing" and status.current_step == step
-                and status.step_started_at is not None and status.target_weight is None):
+        if (
+            step is not None
+            and not self._outage_done
+            and self._outage_until is None
+            and status.phase == "Progressing"
+            and status.current_step == step
+            and status.step_started_at is not None
+            and status.target_weight is None
+        ):
             sb.stop_prometheus()
             self._outage_until = mono + self.scenario.outage_s
             result.outages.append((time.time(), None))
@@ -208,8 +240,9 @@ class Demo:
 
     def _held_since(self, status: RolloutStatus, since: float | None, mono: float) -> float | None:
         """Since when the rollout is Paused, or Pending on a failed preflight; None while it moves."""
-        held = status.phase == "Paused" or (status.phase == "Pending" and (
-            status.pause_reason is not None or self._preflight_failed(status)))
+        held = status.phase == "Paused" or (
+            status.phase == "Pending" and (status.pause_reason is not None or self._preflight_failed(status))
+        )
         if not held:
             return None
         return mono if since is None else since
@@ -246,8 +279,9 @@ class Demo:
         self.out(f"-> green {green}% / blue {100 - green}%")
         if green > 0 and result.fault_started_at is None and self.faults.fault_after_s is None and self._has_faults():
             result.fault_started_at = sb.activate_faults("green")
-            self.out("!! green's faults are active: " + ", ".join(
-                f"{k}={v:g}" for k, v in asdict(self.faults).items() if v))
+            self.out(
+                "!! green's faults are active: " + ", ".join(f"{k}={v:g}" for k, v in asdict(self.faults).items() if v)
+            )
         elif green > 0 and result.fault_started_at is None and self.faults.fault_after_s is not None:
             state = sb.fault_state("green")
             started = state.get("active_from")
@@ -272,8 +306,16 @@ class Demo:
     ) -> list[CheckResult]:
         # Green's warm-up ends long before its first evaluation (the sandbox starts it before any step), so no
         # window needs clipping; warmup_until=None keeps every window at its full length.
-        return evaluate(spec, source, namespace=sb.config.namespace, at=at, blue_pods=sb.blue.pod,
-                        green_pods=sb.green.pod, warmup_until=None, green_weight=status.weight)
+        return evaluate(
+            spec,
+            source,
+            namespace=sb.config.namespace,
+            at=at,
+            blue_pods=sb.blue.pod,
+            green_pods=sb.green.pod,
+            warmup_until=None,
+            green_weight=status.weight,
+        )
 
     def _print_evaluation(self, spec: RolloutSpec, status: RolloutStatus, results: Sequence[CheckResult]) -> None:
         parts = []
@@ -285,19 +327,26 @@ class Demo:
 
     def _summary(self, result: DemoResult, sb: Sandbox) -> None:
         self.out("")
-        self.out(f"outcome: {result.outcome}" + (f" (check {result.failed_check})" if result.failed_check else "")
-                 + f" — {result.reason}")
+        self.out(
+            f"outcome: {result.outcome}"
+            + (f" (check {result.failed_check})" if result.failed_check else "")
+            + f" — {result.reason}"
+        )
         if result.fault_started_at and result.rolled_back_at:
             self.out(f"fault to rollback: {result.rolled_back_at - result.fault_started_at:.1f}s")
-        self.out(f"wall time: {result.finished_at - result.started_at:.1f}s after a {result.sandbox_startup_s}s "
-                 "sandbox start-up")
+        self.out(
+            f"wall time: {result.finished_at - result.started_at:.1f}s after a {result.sandbox_startup_s}s "
+            "sandbox start-up"
+        )
         last: dict[str, dict[str, Any]] = {}
         for ev in result.evaluations:
             for c in ev["checks"]:
                 if c["green"] is not None or c["name"] not in last:
                     last[c["name"]] = c
-        self.out(f"{'check':<16}{'green (' + result.green_python + ')':>22}{'blue (' + result.blue_python + ')':>22}"
-                 f"  {'threshold':<28}verdict")
+        self.out(
+            f"{'check':<16}{'green (' + result.green_python + ')':>22}{'blue (' + result.blue_python + ')':>22}"
+            f"  {'threshold':<28}verdict"
+        )
         for name, c in last.items():
             self.out(f"{name:<16}{_fmt(c['green']):>22}{_fmt(c['blue']):>22}  {c['threshold']:<28}{c['verdict']}")
         try:
@@ -329,5 +378,13 @@ def run_demo(
         explicit = {p.partition("=")[0].strip() for p in fault_pairs}
         merged.update({k: v for k, v in asdict(override).items() if k in explicit})
         faults = FaultSettings.from_mapping(merged)
-    return Demo(chosen, faults=faults, blue_python=blue_python, green_python=green_python, speed=speed, keep=keep,
-                out=out, timeout_s=timeout_s).run()
+    return Demo(
+        chosen,
+        faults=faults,
+        blue_python=blue_python,
+        green_python=green_python,
+        speed=speed,
+        keep=keep,
+        out=out,
+        timeout_s=timeout_s,
+    ).run()

@@ -87,10 +87,20 @@ def build_spec(router_spec: dict[str, str], speed: Speed = "fast") -> RolloutSpe
     """The rollout the demo drives: blue ``checkout`` on 3.11, green ``checkout-py312`` expecting 3.12."""
     fast = speed == "fast"
     level_window = "60s" if fast else "5m"
-    memory: dict[str, Any] = {"name": "memory", "template": "memory", "source": "process", "window": level_window,
-                              "maxRatioToBlue": 2.0}
-    db: dict[str, Any] = {"name": "db-connections", "template": "db-connections", "source": "server",
-                          "window": level_window, "maxIncreaseOverBlue": 10}
+    memory: dict[str, Any] = {
+        "name": "memory",
+        "template": "memory",
+        "source": "process",
+        "window": level_window,
+        "maxRatioToBlue": 2.0,
+    }
+    db: dict[str, Any] = {
+        "name": "db-connections",
+        "template": "db-connections",
+        "source": "server",
+        "window": level_window,
+        "maxIncreaseOverBlue": 10,
+    }
     if not fast:
         memory |= {"window": "10m", "maxSlopeOverBlue": "50Mi/h"}
         db |= {"window": "10m", "maxSlopeOverBlue": "20/h"}
@@ -107,10 +117,22 @@ def build_spec(router_spec: dict[str, str], speed: Speed = "fast") -> RolloutSpe
             "requiredPasses": 2,
             "maxHold": "60s" if fast else "10m",
             "checks": [
-                {"name": "latency", "template": "latency", "quantile": 0.9, "window": level_window,
-                 "minRequests": 10, "maxRatioToBlue": 2.0},
-                {"name": "error-rate", "template": "error-rate", "window": level_window, "minRequests": 10,
-                 "max": 0.05, "maxIncreaseOverBlue": 0.02},
+                {
+                    "name": "latency",
+                    "template": "latency",
+                    "quantile": 0.9,
+                    "window": level_window,
+                    "minRequests": 10,
+                    "maxRatioToBlue": 2.0,
+                },
+                {
+                    "name": "error-rate",
+                    "template": "error-rate",
+                    "window": level_window,
+                    "minRequests": 10,
+                    "max": 0.05,
+                    "maxIncreaseOverBlue": 0.02,
+                },
                 memory,
                 db,
                 {"name": "python-version", "template": "python-version"},

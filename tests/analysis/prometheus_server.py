@@ -60,9 +60,15 @@ def running(data: Path) -> Iterator[str]:
     port = free_port()
     log = (data.parent / "prometheus.log").open("w")
     process = subprocess.Popen(
-        [require("prometheus"), f"--config.file={config}", f"--storage.tsdb.path={data}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=3650d"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            require("prometheus"),
+            f"--config.file={config}",
+            f"--storage.tsdb.path={data}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=3650d",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

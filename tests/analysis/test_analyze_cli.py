@@ -18,8 +18,9 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.prometheus
 
 
-def analyze(tmp_path: Path, capsys: pytest.CaptureFixture[str], namespace: str, *extra: str,
-            url: str | None = None) -> tuple[int, str, str]:
+def analyze(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], namespace: str, *extra: str, url: str | None = None
+) -> tuple[int, str, str]:
     path = tmp_path / f"{namespace}.yaml"
     path.write_text(yaml.safe_dump(manifest(BY_NAMESPACE[namespace], address=url)))
     code = main(["analyze", "-f", str(path), "--at", str(ANCHOR), *extra])
@@ -37,12 +38,21 @@ def as_json(out: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     "case",
-    [("shop", 0, "Pass"), ("leak", 1, "Fail"), ("dbcreep", 1, "Fail"), ("slow", 1, "Fail"), ("errors", 1, "Fail"),
-     ("missing", 1, "Fail"), ("wrongpy", 1, "Fail"), ("idle", 3, "Inconclusive")],
+    [
+        ("shop", 0, "Pass"),
+        ("leak", 1, "Fail"),
+        ("dbcreep", 1, "Fail"),
+        ("slow", 1, "Fail"),
+        ("errors", 1, "Fail"),
+        ("missing", 1, "Fail"),
+        ("wrongpy", 1, "Fail"),
+        ("idle", 3, "Inconclusive"),
+    ],
     ids=lambda c: c[0],
 )
-def test_exit_code_and_json_per_scenario(prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                         case: tuple[str, int, str]) -> None:
+def test_exit_code_and_json_per_scenario(
+    prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: tuple[str, int, str]
+) -> None:
     namespace, code, verdict = case
     got, out, err = analyze(tmp_path, capsys, namespace, "--json", url=prometheus_url)
     assert got == code, out + err
@@ -90,8 +100,9 @@ def test_unreachable_prometheus_is_inconclusive(tmp_path: Path, capsys: pytest.C
         (["--header", "novalue"], "NAME=VALUE"),
     ],
 )
-def test_bad_input_exits_2_without_traceback(prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                             args: list[str], needle: str) -> None:
+def test_bad_input_exits_2_without_traceback(
+    prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
+) -> None:
     code, out, err = analyze(tmp_path, capsys, "shop", *args, url=prometheus_url)
     assert code == 2
     assert needle in err and "Traceback" not in out + err
@@ -113,17 +124,22 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_templates_prints_promql_and_inputs(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["templates"]) == 0
     out = capsys.readouterr().out
-    for needle in ("histogram_quantile({{ quantile }}", "http_requests_total{namespace,pod,status}",
-                   "container_memory_working_set_bytes", "process_resident_memory_bytes",
-                   'greenlane_pg_connections_count{application_name="{{ deployment }}"}',
-                   "db_client_connections_usage", "python_info{namespace,pod,version,major,minor}"):
+    for needle in (
+        "histogram_quantile({{ quantile }}",
+        "http_requests_total{namespace,pod,status}",
+        "container_memory_working_set_bytes",
+        "process_resident_memory_bytes",
+        'greenlane_pg_connections_count{application_name="{{ deployment }}"}',
+        "db_client_connections_usage",
+        "python_info{namespace,pod,version,major,minor}",
+    ):
         assert needle in out
     assert main(["templates", "nosuch"]) == 2
 
 
 def test_postgres_query_file_defines_the_series_the_template_reads() -> None:
     queries = yaml.safe_load((REPO / "config" / "prometheus" / "postgres-exporter-queries.yaml").read_text())
-    (namespace, spec), = queries.items()
+    ((namespace, spec),) = queries.items()
     metrics = {name: item["usage"] for entry in spec["metrics"] for name, item in entry.items()}
     assert f"{namespace}_count" == "greenlane_pg_connections_count"
     assert metrics == {"application_name": "LABEL", "count": "GAUGE"}

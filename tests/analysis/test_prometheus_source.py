@@ -112,8 +112,13 @@ def test_scalar_and_matrix_results(server: tuple[str, Script]) -> None:
     url, script = server
     script.replies = [
         (200, {"status": "success", "data": {"resultType": "scalar", "result": [5, "1.5"]}}),
-        (200, {"status": "success", "data": {"resultType": "matrix",
-                                             "result": [{"metric": {}, "values": [[1, "1"], [2, "NaN"]]}]}}),
+        (
+            200,
+            {
+                "status": "success",
+                "data": {"resultType": "matrix", "result": [{"metric": {}, "values": [[1, "1"], [2, "NaN"]]}]},
+            },
+        ),
     ]
     source = PrometheusSource(url)
     assert source.instant("1.5", 5)[0].points == ((5.0, 1.5),)

@@ -23,8 +23,9 @@ SUFFIX = st.from_regex(r"[bcdfghjklmnpqrstvwxz2456789]{5}", fullmatch=True)
 
 
 @given(blue=LABEL, extra=LABEL, hash_=HASH, suffix=SUFFIX)
-def test_blue_regex_never_matches_pods_of_a_longer_named_deployment(blue: str, extra: str, hash_: str,
-                                                                     suffix: str) -> None:
+def test_blue_regex_never_matches_pods_of_a_longer_named_deployment(
+    blue: str, extra: str, hash_: str, suffix: str
+) -> None:
     green_pod = f"{blue}-{extra}-{hash_}-{suffix}"
     assert re.fullmatch(default_pods_regex(blue), f"{blue}-{hash_}-{suffix}")
     assert not re.fullmatch(default_pods_regex(blue), green_pod)
@@ -50,7 +51,7 @@ def test_caller_regexes_are_checked(bad: str) -> None:
 
 
 def test_regexes_are_escaped_for_promql_strings() -> None:
-    assert string_literal_body(r'a\.b"c') == r'a\\.b\"c'
+    assert string_literal_body(r'a\.b"c') == r"a\\.b\"c"
     assert render('x{pod=~"{{ pods }}"}', {"pods": string_literal_body(r"a\d")}) == r'x{pod=~"a\\d"}'
 
 

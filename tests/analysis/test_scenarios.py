@@ -18,8 +18,9 @@ from tests.analysis.traces import ANCHOR, MIB
 pytestmark = pytest.mark.prometheus
 
 
-def run(source: PrometheusSource, namespace: str, checks: list[dict[str, Any]] | None = None,
-        **kw: Any) -> dict[str, CheckResult]:
+def run(
+    source: PrometheusSource, namespace: str, checks: list[dict[str, Any]] | None = None, **kw: Any
+) -> dict[str, CheckResult]:
     rollout = BlueGreenRollout.model_validate(manifest(BY_NAMESPACE[namespace], checks))
     results = evaluate(rollout.spec, source, namespace=namespace, at=kw.pop("at", ANCHOR), **kw)
     return {r.name: r for r in results}
@@ -36,8 +37,9 @@ def test_healthy_312_with_higher_flat_memory_passes(source: PrometheusSource) ->
 def test_memory_leak_fails_on_slope_over_blue(source: PrometheusSource) -> None:
     memory = run(source, "leak")["memory"]
     assert memory.verdict == "Fail"
-    assert re.fullmatch(r"memory slope \+\d+\.\d MiB/h vs blue [+-][\d.]+ [KM]iB/h; limit \+20\.0 MiB/h over blue",
-                        memory.message), memory.message
+    assert re.fullmatch(
+        r"memory slope \+\d+\.\d MiB/h vs blue [+-][\d.]+ [KM]iB/h; limit \+20\.0 MiB/h over blue", memory.message
+    ), memory.message
     assert memory.green is not None and 34 * MIB / 3600 < memory.green < 46 * MIB / 3600
     assert memory.threshold == "slope <= blue +20.0 MiB/h"
 
@@ -51,8 +53,9 @@ def test_db_connections_creeping_under_load_fail(source: PrometheusSource) -> No
 def test_p99_latency_13x_blue_fails(source: PrometheusSource) -> None:
     latency = run(source, "slow")["p99-latency"]
     assert latency.verdict == "Fail"
-    assert re.fullmatch(r"p99-latency 0\.\d+s is 1\.[23]\dx blue 0\.3\d+s, limit 1\.10x", latency.message), \
+    assert re.fullmatch(r"p99-latency 0\.\d+s is 1\.[23]\dx blue 0\.3\d+s, limit 1\.10x", latency.message), (
         latency.message
+    )
     assert latency.samples >= 100
 
 

@@ -49,8 +49,9 @@ class Track:
     def pod_names(self) -> list[str]:
         rng = random.Random(self.deployment)
         alphabet = "bcdfghjklmnpqrstvwxz2456789"
-        return [f"{self.deployment}-{self.hash}-{''.join(rng.choice(alphabet) for _ in range(5))}"
-                for _ in range(self.pods)]
+        return [
+            f"{self.deployment}-{self.hash}-{''.join(rng.choice(alphabet) for _ in range(5))}" for _ in range(self.pods)
+        ]
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,15 @@ def _memory(w: Writer, rng: random.Random, ns: str, track: Track, pod: str) -> N
 def _python(w: Writer, rng: random.Random, ns: str, track: Track, pod: str) -> None:
     version = track.python[track.pod_names().index(pod) % len(track.python)]
     major, minor, patch = version.split(".")
-    labels = {"namespace": ns, "pod": pod, "implementation": "CPython", "major": major, "minor": minor,
-              "patchlevel": patch, "version": version}
+    labels = {
+        "namespace": ns,
+        "pod": pod,
+        "implementation": "CPython",
+        "major": major,
+        "minor": minor,
+        "patchlevel": patch,
+        "version": version,
+    }
     for t in _scrapes(rng, ANCHOR - track.started):
         w.add("python_info", labels, t, 1)
 

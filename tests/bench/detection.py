@@ -24,12 +24,24 @@ LEAKS = (0, 5, 10, 15, 20, 25, 30, 40)  # MiB/h over blue
 CREEPS = (0, 10, 15, 20, 25, 30, 40)  # connections/h
 RATIOS = (1.0, 1.05, 1.10, 1.15, 1.20, 1.25, 1.30)
 SWEEPS: dict[str, tuple[tuple[float, ...], str, Callable[[float], dict[str, Any]], dict[str, Any]]] = {
-    "leak": (LEAKS, "MiB/h", lambda v: {"leak": v * MIB / 3600, "rps": 0.0},
-             {"name": "memory", "template": "memory", "maxSlopeOverBlue": "20Mi/h"}),
-    "creep": (CREEPS, "/h", lambda v: {"db_creep": v / 3600, "rps": 0.0},
-              {"name": "db-connections", "template": "db-connections", "maxSlopeOverBlue": "20/h"}),
-    "ratio": (RATIOS, "x", lambda v: {"p99": 0.31 * v, "memory": 200 * MIB},
-              {"name": "p99-latency", "template": "latency", "maxRatioToBlue": 1.10}),
+    "leak": (
+        LEAKS,
+        "MiB/h",
+        lambda v: {"leak": v * MIB / 3600, "rps": 0.0},
+        {"name": "memory", "template": "memory", "maxSlopeOverBlue": "20Mi/h"},
+    ),
+    "creep": (
+        CREEPS,
+        "/h",
+        lambda v: {"db_creep": v / 3600, "rps": 0.0},
+        {"name": "db-connections", "template": "db-connections", "maxSlopeOverBlue": "20/h"},
+    ),
+    "ratio": (
+        RATIOS,
+        "x",
+        lambda v: {"p99": 0.31 * v, "memory": 200 * MIB},
+        {"name": "p99-latency", "template": "latency", "maxRatioToBlue": 1.10},
+    ),
 }
 
 
@@ -46,8 +58,11 @@ def main(seeds: int) -> None:
     started = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
-        backfill("".join(render([sc], seed=i + 1).removesuffix("# EOF\n") for i, sc in enumerate(scenarios + healthy))
-                 + "# EOF\n", data)
+        backfill(
+            "".join(render([sc], seed=i + 1).removesuffix("# EOF\n") for i, sc in enumerate(scenarios + healthy))
+            + "# EOF\n",
+            data,
+        )
         print(f"backfilled {len(scenarios) + len(healthy)} namespaces in {time.monotonic() - started:.0f}s")
         with running(data) as url:
             source = PrometheusSource(url)
@@ -75,8 +90,10 @@ def report_sweeps(source: PrometheusSource, plan: list[tuple[str, float, int]], 
         print(f"\n{kind}: {check}")
         for value in values:
             got, seen = table[(kind, value)], measured[(kind, value)]
-            print(f"  {value:>6g}{unit:<6} Fail {got.count('Fail')}/{len(got)}  Inconclusive "
-                  f"{got.count('Inconclusive')}  measured {min(seen):.2f}..{max(seen):.2f}")
+            print(
+                f"  {value:>6g}{unit:<6} Fail {got.count('Fail')}/{len(got)}  Inconclusive "
+                f"{got.count('Inconclusive')}  measured {min(seen):.2f}..{max(seen):.2f}"
+            )
 
 
 def report_healthy(source: PrometheusSource, healthy: list[Scenario]) -> None:
@@ -86,8 +103,10 @@ def report_healthy(source: PrometheusSource, healthy: list[Scenario]) -> None:
         for r in evaluate(rollout.spec, source, namespace=sc.namespace, at=ANCHOR):
             if r.verdict == "Fail":
                 fails.append(f"{sc.namespace}: {r.message}")
-    print(f"\nhealthy 3.12 green (memory +25%, flat), default checks: {len(fails)} false Fail "
-          f"out of {len(healthy) * len(DEFAULT_CHECKS)} check evaluations")
+    print(
+        f"\nhealthy 3.12 green (memory +25%, flat), default checks: {len(fails)} false Fail "
+        f"out of {len(healthy) * len(DEFAULT_CHECKS)} check evaluations"
+    )
     for line in fails:
         print("  " + line)
 

@@ -146,4 +146,9 @@ def test_spec_is_what_the_demo_documents() -> None:
     spec = build_spec({"socket": "/tmp/x.sock", "backend": "b", "blueServer": "blue", "greenServer": "green"})
     assert [s.weight for s in spec.steps] == [10, 25, 50, 100]
     assert {c.name for c in spec.analysis.checks} == {
-        "latency", "error-rate", "memory", "db-connections", "python-version"}
+        "latency",
+        "error-rate",
+        "memory",
+        "db-connections",
+        "python-version",
+    }

@@ -68,8 +68,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        (self.fallback ** 1)[kmock.action.LIST] << self._serve_versioned_list
-        (self.fallback ** 1)[kmock.action.WATCH] << self._serve_versioned_watch
+        (self.fallback**1)[kmock.action.LIST] << self._serve_versioned_list
+        (self.fallback**1)[kmock.action.WATCH] << self._serve_versioned_watch
 
     # -- request entry --------------------------------------------------------------------------
     @override
@@ -83,17 +83,27 @@ class StrictEmulator(kmock.KubernetesEmulator):
             status = exc.status
             raise
         finally:
-            self.journal.append(RecordedRequest(
-                id=request.id, method=request.method.value, path=request.url.path,
-                query=dict(request.params), content_type=request.headers.get("Content-Type"),
-                body=_parse_body(request.body), status=status))
+            self.journal.append(
+                RecordedRequest(
+                    id=request.id,
+                    method=request.method.value,
+                    path=request.url.path,
+                    query=dict(request.params),
+                    content_type=request.headers.get("Content-Type"),
+                    body=_parse_body(request.body),
+                    status=status,
+                )
+            )
 
     async def _dispatch(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         fault = self.faults.take(request.method.value, request.url.path)
         if fault is not None:
             await self._apply_fault(fault, request)
-        takes_over = request.resource is not None and request.resource.plural is not None and (
-            request.method.value in ("POST", "PUT", "PATCH", "DELETE") or request.subresource == "scale")
+        takes_over = (
+            request.resource is not None
+            and request.resource.plural is not None
+            and (request.method.value in ("POST", "PUT", "PATCH", "DELETE") or request.subresource == "scale")
+        )
         if not takes_over:
             # Reads go to kmock's own machinery (DSL reactions, then its fallbacks), not the parent's
             # _handle, whose write interception is exactly what this class replaces.
@@ -108,16 +118,16 @@ class StrictEmulator(kmock.KubernetesEmulator):
         assert request.resource is not None
         if request.name is None:  # a competing creator: stores edit(body) first, so ours gets 409
             async with self._lock:
-                await self._create(request.resource, request.namespace,
-                                   fault.edit(copy.deepcopy(_parse_body(request.body))))
+                await self._create(
+                    request.resource, request.namespace, fault.edit(copy.deepcopy(_parse_body(request.body)))
+                )
             return
         key: ObjectKey = (request.resource, request.namespace, request.name)
         async with self._lock:
             old = self._current(key)
             if old is None:
                 raise api_error(404, "NotFound", f'{_qualified(request.resource)} "{request.name}" not found')
-            new = semantics.next_version(old, fault.edit(copy.deepcopy(old)), subresource=None,
-                                         rv=self._next_rv())
+            new = semantics.next_version(old, fault.edit(copy.deepcopy(old)), subresource=None, rv=self._next_rv())
             await self._store(key, new, "MODIFIED")
 
     # -- writes -----------------------------------------------------------------------------------
@@ -133,8 +143,13 @@ class StrictEmulator(kmock.KubernetesEmulator):
         key: ObjectKey = (resource, request.namespace, request.name)
         old = self._current(key)
         if old is None:
-            raise api_error(404, "NotFound", f'{_qualified(resource)} "{request.name}" not found',
-                            name=request.name, kind=resource.plural)
+            raise api_error(
+                404,
+                "NotFound",
+                f'{_qualified(resource)} "{request.name}" not found',
+                name=request.name,
+                kind=resource.plural,
+            )
         if request.subresource not in (None, "status", "scale"):
             raise api_error(404, "NotFound", f"subresource {request.subresource!r} is not served")
         if method == "DELETE":
@@ -144,8 +159,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
         if method == "PUT":
             new = self._checked(old, body, resource, require_rv=_is_custom(resource))
         elif method == "PATCH":
-            patched = semantics.apply_patch(old, body, request.headers.get("Content-Type", ""),
-                                            custom=_is_custom(resource))
+            patched = semantics.apply_patch(
+                old, body, request.headers.get("Content-Type", ""), custom=_is_custom(resource)
+            )
             new = self._checked(old, patched, resource, require_rv=False)
         else:
             raise api_error(405, "MethodNotAllowed", f"{method} is not allowed on an object")
@@ -163,29 +179,31 @@ class StrictEmulator(kmock.KubernetesEmulator):
             raise api_error(400, "BadRequest", "the body must be a JSON object")
         meta = body.get("metadata") or {}
         namespace = namespace or meta.get("namespace")
-        taken = {name for (res, ns, name), obj in self._objects.items()
-                 if res == resource and ns == namespace and not obj.deleted}
+        taken = {
+            name
+            for (res, ns, name), obj in self._objects.items()
+            if res == resource and ns == namespace and not obj.deleted
+        }
         name = meta.get("name")
         if not name and meta.get("generateName"):
             name = semantics.generate_name(meta["generateName"], taken, self.rng)
         if not name:
             raise api_error(422, "Invalid", "metadata.name: Required value: name or generateName is required")
         if name in taken:
-            raise api_error(409, "AlreadyExists", f'{_qualified(resource)} "{name}" already exists',
-                            name=name, kind=resource.plural)
+            raise api_error(
+                409, "AlreadyExists", f'{_qualified(resource)} "{name}" already exists', name=name, kind=resource.plural
+            )
         obj = semantics.stamp_new(body, name=name, namespace=namespace, rv=self._next_rv())
         return await self._store((resource, namespace, name), obj, "ADDED")
 
-    async def _write_scale(self, key: ObjectKey, old: Json, method: str, body: Any,
-                           request: kmock.Request) -> Json:
+    async def _write_scale(self, key: ObjectKey, old: Json, method: str, body: Any, request: kmock.Request) -> Json:
         if method == "GET":
             return semantics.scale_view(old)
         current = semantics.scale_view(old)
         if method == "PATCH":
             body = semantics.apply_patch(current, body, request.headers.get("Content-Type", ""), custom=False)
         scale = self._checked(old, body, key[0], require_rv=False)
-        stored = semantics.next_version(old, semantics.with_scale(old, scale), subresource=None,
-                                        rv=self._next_rv())
+        stored = semantics.next_version(old, semantics.with_scale(old, scale), subresource=None, rv=self._next_rv())
         return semantics.scale_view(await self._store(key, stored, "MODIFIED"))
 
     async def _delete(self, key: ObjectKey, old: Json) -> Json:
@@ -193,8 +211,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
             if old["metadata"].get("deletionTimestamp"):
                 return old
             marked = copy.deepcopy(old)
-            marked["metadata"].update(deletionTimestamp=semantics.now_rfc3339(),
-                                      resourceVersion=str(self._next_rv()))
+            marked["metadata"].update(deletionTimestamp=semantics.now_rfc3339(), resourceVersion=str(self._next_rv()))
             return await self._store(key, marked, "MODIFIED")
         self._objects[key].delete()
         await self._publish(key[0], "DELETED", old)
@@ -236,14 +253,23 @@ class StrictEmulator(kmock.KubernetesEmulator):
         """kmock answers ``resourceVersion: '...'``; a relisting watcher needs a real one."""
         assert request.resource is not None
         if request.resource not in self._get_resources():
-            raise api_error(404, "NotFound", f"the server could not find the requested resource "
-                                             f"({_qualified(request.resource)})")
+            raise api_error(
+                404, "NotFound", f"the server could not find the requested resource ({_qualified(request.resource)})"
+            )
         async with self._lock:
-            items = [copy.deepcopy(obj.raw) for (res, ns, _), obj in self._objects.items()
-                     if res == request.resource and not obj.deleted
-                     and (request.namespace is None or ns == request.namespace)]
-        return {"apiVersion": "v1", "kind": "List",
-                "metadata": {"resourceVersion": str(self.resource_version)}, "items": items}
+            items = [
+                copy.deepcopy(obj.raw)
+                for (res, ns, _), obj in self._objects.items()
+                if res == request.resource
+                and not obj.deleted
+                and (request.namespace is None or ns == request.namespace)
+            ]
+        return {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": str(self.resource_version)},
+            "items": items,
+        }
 
     async def _serve_versioned_watch(self, request: kmock.Request) -> AsyncIterator[Any]:
         """A watch as the apiserver serves it, unlike kmock's (which replays everything and never ends).
@@ -281,21 +307,38 @@ class StrictEmulator(kmock.KubernetesEmulator):
     def _watch_backlog(self, request: kmock.Request) -> list[Json]:
         since = request.params.get("resourceVersion") or "0"
         if since == "0":
-            return [{"type": "ADDED", "object": copy.deepcopy(obj.raw)}
-                    for (res, _, _), obj in self._objects.items()
-                    if res == request.resource and not obj.deleted and self._watched(request, obj.raw)]
+            return [
+                {"type": "ADDED", "object": copy.deepcopy(obj.raw)}
+                for (res, _, _), obj in self._objects.items()
+                if res == request.resource and not obj.deleted and self._watched(request, obj.raw)
+            ]
         if int(since) < self.watch_horizon:
-            return [{"type": "ERROR", "object": {
-                "apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure", "code": 410,
-                "reason": "Expired", "message": f"too old resource version: {since} ({self.watch_horizon})"}}]
-        return [copy.deepcopy(event) for rv, res, event in self.watch_log
-                if res == request.resource and rv > int(since) and self._watched(request, event["object"])]
+            return [
+                {
+                    "type": "ERROR",
+                    "object": {
+                        "apiVersion": "v1",
+                        "kind": "Status",
+                        "metadata": {},
+                        "status": "Failure",
+                        "code": 410,
+                        "reason": "Expired",
+                        "message": f"too old resource version: {since} ({self.watch_horizon})",
+                    },
+                }
+            ]
+        return [
+            copy.deepcopy(event)
+            for rv, res, event in self.watch_log
+            if res == request.resource and rv > int(since) and self._watched(request, event["object"])
+        ]
 
     @staticmethod
     def _watched(request: kmock.Request, obj: Json) -> bool:
         meta = obj.get("metadata") or {}
-        return ((request.namespace is None or meta.get("namespace") == request.namespace)
-                and (request.name is None or meta.get("name") == request.name))
+        return (request.namespace is None or meta.get("namespace") == request.namespace) and (
+            request.name is None or meta.get("name") == request.name
+        )
 
     async def expire_watch_log(self) -> None:
         """Forget history as etcd compaction does: resuming from any older resourceVersion is 410."""
@@ -311,8 +354,7 @@ class StrictEmulator(kmock.KubernetesEmulator):
         async with self._lock:
             old = self._current(key)
             if old is None:
-                new = semantics.stamp_new(obj, name=meta["name"], namespace=meta.get("namespace"),
-                                          rv=self._next_rv())
+                new = semantics.stamp_new(obj, name=meta["name"], namespace=meta.get("namespace"), rv=self._next_rv())
                 if "status" in obj:
                     new["status"] = copy.deepcopy(obj["status"])
                 return await self._store(key, new, "ADDED")

@@ -26,10 +26,19 @@ T = TypeVar("T")
 
 # apiVersion/kind -> plural for the kinds our tests seed; anything else needs ``plural=``.
 PLURALS = {
-    "HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes", "VirtualService": "virtualservices",
-    "TrafficSplit": "trafficsplits", "Ingress": "ingresses", "Deployment": "deployments",
-    "Service": "services", "Pod": "pods", "ReplicaSet": "replicasets", "Event": "events",
-    "Lease": "leases", "BlueGreenRollout": "bluegreenrollouts", "TraefikService": "traefikservices",
+    "HTTPRoute": "httproutes",
+    "GRPCRoute": "grpcroutes",
+    "VirtualService": "virtualservices",
+    "TrafficSplit": "trafficsplits",
+    "Ingress": "ingresses",
+    "Deployment": "deployments",
+    "Service": "services",
+    "Pod": "pods",
+    "ReplicaSet": "replicasets",
+    "Event": "events",
+    "Lease": "leases",
+    "BlueGreenRollout": "bluegreenrollouts",
+    "TraefikService": "traefikservices",
 }
 
 
@@ -68,9 +77,7 @@ class RunningEmulator:
             return None
         return copy.deepcopy(objects[key].raw)
 
-    def history(
-        self, api_version: str, kind_plural: str, namespace: str | None, name: str
-    ) -> list[Json | None]:
+    def history(self, api_version: str, kind_plural: str, namespace: str | None, name: str) -> list[Json | None]:
         """Every stored version, oldest first; ``None`` marks a deletion."""
         key = (_resource(api_version, kind_plural), namespace, name)
         return [None if v is None else copy.deepcopy(v.raw) for v in self.emulator.objects[key].history]
@@ -111,8 +118,7 @@ def running_emulator(startup_timeout: float = 10) -> Iterator[RunningEmulator]:
     async def serve() -> None:
         stop = asyncio.Event()
         async with StrictEmulator() as emulator, kmock.Server(emulator) as server:
-            box.update(emulator=emulator, url=str(server.url).rstrip("/"), stop=stop,
-                       loop=asyncio.get_running_loop())
+            box.update(emulator=emulator, url=str(server.url).rstrip("/"), stop=stop, loop=asyncio.get_running_loop())
             started.set()
             await stop.wait()
 

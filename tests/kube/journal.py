@@ -113,13 +113,23 @@ class FaultPlan:
             self._faults.append(fault)
         return fault
 
-    def fail(self, method: str, path: str | re.Pattern[str], *, times: int = 1, skip: int = 0,
-             status: int = 409, reason: str = "Conflict", message: str = "injected fault") -> Fault:
+    def fail(
+        self,
+        method: str,
+        path: str | re.Pattern[str],
+        *,
+        times: int = 1,
+        skip: int = 0,
+        status: int = 409,
+        reason: str = "Conflict",
+        message: str = "injected fault",
+    ) -> Fault:
         """The next ``times`` matching requests (after ``skip``) get ``status`` and change nothing."""
         return self.add(Fault(method, path, times, status, reason, message, skip=skip))
 
-    def edit_before(self, method: str, path: str | re.Pattern[str], edit: Edit, *, times: int = 1,
-                    skip: int = 0) -> Fault:
+    def edit_before(
+        self, method: str, path: str | re.Pattern[str], edit: Edit, *, times: int = 1, skip: int = 0
+    ) -> Fault:
         """Before each of the next ``times`` matching requests (after ``skip``), a concurrent editor
         stores ``edit(obj)``."""
         return self.add(Fault(method, path, times, edit=edit, skip=skip))

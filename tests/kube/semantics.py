@@ -23,8 +23,19 @@ Json = dict[str, Any]
 
 # Groups whose objects accept an update without metadata.resourceVersion (unconditional update).
 # Custom resources do not: the apiserver answers 422 "must be specified for an update".
-BUILTIN_GROUPS = frozenset({"", "apps", "batch", "networking.k8s.io", "coordination.k8s.io",
-                            "events.k8s.io", "policy", "autoscaling", "rbac.authorization.k8s.io"})
+BUILTIN_GROUPS = frozenset(
+    {
+        "",
+        "apps",
+        "batch",
+        "networking.k8s.io",
+        "coordination.k8s.io",
+        "events.k8s.io",
+        "policy",
+        "autoscaling",
+        "rbac.authorization.k8s.io",
+    }
+)
 
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # the apiserver's generateName alphabet (no vowels)
 _SERVER_FIELDS = ("uid", "creationTimestamp", "generation", "resourceVersion", "deletionTimestamp")
@@ -38,10 +49,13 @@ def api_error(status: int, reason: str, message: str, **details: Any) -> Kuberne
 def conflict(qualified: str, name: str) -> KubernetesError:
     """The exact 409 a stale resourceVersion gets, so client code can be tested on the real wording."""
     return api_error(
-        409, "Conflict",
+        409,
+        "Conflict",
         f'Operation cannot be fulfilled on {qualified} "{name}": the object has been modified; '
         "please apply your changes to the latest version and try again",
-        name=name, kind=qualified)
+        name=name,
+        kind=qualified,
+    )
 
 
 def generate_name(prefix: str, taken: set[str], rng: random.Random) -> str:
@@ -66,8 +80,7 @@ def stamp_new(body: Json, *, name: str, namespace: str | None, rv: int) -> Json:
     meta["name"] = name
     if namespace is not None:
         meta["namespace"] = namespace
-    meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(), generation=1,
-                resourceVersion=str(rv))
+    meta.update(uid=str(uuid.uuid4()), creationTimestamp=now_rfc3339(), generation=1, resourceVersion=str(rv))
     return obj
 
 
@@ -76,9 +89,12 @@ def check_precondition(old: Json, new: Json, *, qualified: str, require: bool) -
     sent = (new.get("metadata") or {}).get("resourceVersion")
     if sent in (None, ""):
         if require:
-            raise api_error(422, "Invalid",
-                            f'{qualified} "{old["metadata"]["name"]}" is invalid: metadata.resourceVersion: '
-                            "Invalid value: 0x0: must be specified for an update")
+            raise api_error(
+                422,
+                "Invalid",
+                f'{qualified} "{old["metadata"]["name"]}" is invalid: metadata.resourceVersion: '
+                "Invalid value: 0x0: must be specified for an update",
+            )
         return
     if str(sent) != old["metadata"]["resourceVersion"]:
         raise conflict(qualified, old["metadata"]["name"])
@@ -156,9 +172,12 @@ def apply_patch(target: Json, patch: Any, content_type: str, *, custom: bool) ->
     if kind == "application/strategic-merge-patch+json" and not custom:
         # Approximation: without the Go struct tags we cannot merge lists by key; lists replace.
         return merge_patch(target, patch)  # type: ignore[no-any-return]
-    raise api_error(415, "UnsupportedMediaType",
-                    f"the body of the request was in an unknown format - accepted media types include: "
-                    f"application/json-patch+json, application/merge-patch+json (got {kind!r})")
+    raise api_error(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"application/json-patch+json, application/merge-patch+json (got {kind!r})",
+    )
 
 
 def scale_view(obj: Json) -> Json:
@@ -168,11 +187,14 @@ def scale_view(obj: Json) -> Json:
     return {
         "apiVersion": "autoscaling/v1",
         "kind": "Scale",
-        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
-                     if k in meta},
+        "metadata": {
+            k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta
+        },
         "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
-        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
-                   "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items()))},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        },
     }
 
 

@@ -39,9 +39,7 @@ def raw(api_client: Any, method: str, path: str, body: Any, content_type: str) -
 
 
 def get_route(api_client: Any) -> dict[str, Any]:
-    obj: dict[str, Any] = custom(api_client).get_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, "checkout"
-    )
+    obj: dict[str, Any] = custom(api_client).get_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "checkout")
     return obj
 
 
@@ -66,13 +64,9 @@ def test_every_write_bumps_resource_version_and_spec_writes_bump_generation(
     seeded = kube.seed(gateway_route())
     obj = get_route(api_client)
     obj["metadata"]["labels"]["x"] = "1"
-    relabelled = custom(api_client).replace_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, "checkout", obj
-    )
+    relabelled = custom(api_client).replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "checkout", obj)
     relabelled["spec"]["rules"] = []
-    respecced = custom(api_client).replace_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, "checkout", relabelled
-    )
+    respecced = custom(api_client).replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "checkout", relabelled)
     versions = [int(o["metadata"]["resourceVersion"]) for o in (seeded, relabelled, respecced)]
     assert versions == sorted(set(versions))
     assert [o["metadata"]["generation"] for o in (seeded, relabelled, respecced)] == [1, 1, 2]
@@ -91,9 +85,7 @@ def test_put_replaces_rather_than_merges(kube: RunningEmulator, api_client: Any)
     assert "labels" not in stored["metadata"]
 
 
-def test_custom_resources_refuse_blind_updates_builtins_accept_them(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_custom_resources_refuse_blind_updates_builtins_accept_them(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(gateway_route())
     obj = get_route(api_client)
     del obj["metadata"]["resourceVersion"]
@@ -113,18 +105,14 @@ def test_generate_name_is_honoured_and_names_collide_with_409(kube: RunningEmula
     body = gateway_route()
     del body["metadata"]["name"]
     body["metadata"]["generateName"] = "checkout-"
-    created = [
-        custom(api_client).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body) for _ in range(3)
-    ]
+    created = [custom(api_client).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, body) for _ in range(3)]
     names = [c["metadata"]["name"] for c in created]
     assert len(set(names)) == 3
     assert all(n.startswith("checkout-") and len(n) == len("checkout-") + 5 for n in names)
     assert all("generateName" not in c["metadata"] for c in created)
 
     with pytest.raises(k8s.ApiException) as caught:
-        custom(api_client).create_namespaced_custom_object(
-            GROUP, VERSION, NS, PLURAL, gateway_route(name=names[0])
-        )
+        custom(api_client).create_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, gateway_route(name=names[0]))
     assert caught.value.status == 409
     assert "already exists" in str(caught.value.body)
 
@@ -160,9 +148,7 @@ def test_merge_patch_replaces_lists_and_strategic_merge_is_refused_for_custom_re
     assert stored["spec"]["rules"] == [{"name": "only"}]  # the whole list, as the real server does
     assert kube.requests()[-1].content_type == "application/merge-patch+json"
 
-    status, body = raw(
-        api_client, "PATCH", ROUTE_PATH, {"spec": {}}, "application/strategic-merge-patch+json"
-    )
+    status, body = raw(api_client, "PATCH", ROUTE_PATH, {"spec": {}}, "application/strategic-merge-patch+json")
     assert (status, body["reason"]) == (415, "UnsupportedMediaType")
 
 
@@ -171,9 +157,7 @@ def test_status_is_a_separate_subresource(kube: RunningEmulator, api_client: Any
     obj = get_route(api_client)
     obj["status"] = {"parents": [{"hacked": True}]}
     obj["metadata"]["labels"]["x"] = "y"
-    after_main = custom(api_client).replace_namespaced_custom_object(
-        GROUP, VERSION, NS, PLURAL, "checkout", obj
-    )
+    after_main = custom(api_client).replace_namespaced_custom_object(GROUP, VERSION, NS, PLURAL, "checkout", obj)
     assert after_main["status"] == {"parents": []}
     assert after_main["metadata"]["labels"]["x"] == "y"
 
@@ -221,9 +205,7 @@ def test_missing_objects_are_404(kube: RunningEmulator, api_client: Any) -> None
     assert caught.value.status == 404
 
 
-def test_list_carries_a_real_resource_version_and_watch_streams_changes(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_list_carries_a_real_resource_version_and_watch_streams_changes(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(gateway_route())
     listed = custom(api_client).list_namespaced_custom_object(GROUP, VERSION, NS, PLURAL)
     assert int(listed["metadata"]["resourceVersion"]) == kube.emulator.resource_version

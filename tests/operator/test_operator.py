@@ -217,3 +217,85 @@ def test_run_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--metrics-addr", "8080"]) == 2
     assert "--metrics-addr: expected HOST:PORT" in capsys.readouterr().err
     _ = copy
+
+
+def _secret(name: str, data: dict[str, str]) -> Json:
+    import base64
+
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"}, "data": encoded}
+
+
+def test_prometheus_credentials_come_from_secrets(kube: RunningEmulator, api_client: Any, tmp_path: Path) -> None:
+    from controller.kube.credentials import CredentialError, prometheus_credentials
+    from controller.model.spec import PrometheusConfig
+
+    kube.seed(_secret("reader", {"token": "s3cret\n"}), "secrets")
+    kube.seed(_secret("basic", {"username": "grafana", "password": "pw"}), "secrets")
+    kube.seed(_secret("ca", {"ca.crt": "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"}), "secrets")
+    prom = PrometheusConfig.model_validate(
+        {
+            "address": "https://prom:9090",
+            "bearerTokenSecret": {"name": "reader", "key": "token"},
+            "basicAuthSecret": {"name": "basic"},
+            "caSecret": {"name": "ca", "key": "ca.crt"},
+        }
+    )
+    creds = prometheus_credentials(api_client, "shop", prom, ca_dir=tmp_path)
+    assert creds.bearer_token == "s3cret"
+    assert creds.basic_auth == ("grafana", "pw")
+    assert creds.ca_file is not None and Path(creds.ca_file).read_text().startswith("-----BEGIN CERTIFICATE")
+    missing_key = PrometheusConfig.model_validate({"bearerTokenSecret": {"name": "reader", "key": "tok"}})
+    with pytest.raises(CredentialError, match=r"bearerTokenSecret: Secret shop/reader has no key 'tok'"):
+        prometheus_credentials(api_client, "shop", missing_key, ca_dir=tmp_path)
+    missing_secret = PrometheusConfig.model_validate({"caSecret": {"name": "nope", "key": "ca.crt"}})
+    with pytest.raises(CredentialError, match=r"caSecret: Secret shop/nope not found"):
+        prometheus_credentials(api_client, "shop", missing_secret, ca_dir=tmp_path)
+
+
+def test_missing_credential_secret_makes_the_rollout_invalid(kube: RunningEmulator, api_client: Any) -> None:
+    doc = sample()
+    doc["spec"]["analysis"]["prometheus"]["bearerTokenSecret"] = {"name": "absent", "key": "token"}
+    kube.seed(doc)
+    kube.seed(deployment("checkout"))
+    kube.seed(deployment("checkout-py312"))
+    kube.seed(route_for_sample())
+    reconciler(kube, api_client).reconcile("shop", "checkout")
+    status = kube.get(*BGR, "shop", "checkout")["status"]  # type: ignore[index]
+    assert status["phase"] == "Invalid"
+    assert "spec.analysis.prometheus.bearerTokenSecret: Secret shop/absent not found" in status["message"]
+    assert status["observedGeneration"] == kube.get(*BGR, "shop", "checkout")["metadata"]["generation"]  # type: ignore[index]
+
+
+def route_for_sample() -> Json:
+    from tests.operator.world import route
+
+    obj = route("shop")
+    obj["spec"]["rules"][0]["backendRefs"][0]["name"] = "checkout-blue"
+    return obj
+
+
+def test_repeated_events_are_aggregated(kube: RunningEmulator, api_client: Any) -> None:
+    from controller.kube.events import InvolvedObject
+
+    recorder = EventRecorder(api_client, ManualClock())
+    involved = InvolvedObject("greenlane.dev/v1alpha1", "BlueGreenRollout", "shop", "checkout", "uid-1")
+    kube.clear_requests()
+    for _ in range(3):
+        recorder.record(involved, "Warning", "PrometheusUnavailable", "Prometheus unreachable; holding at 25%")
+    recorder.record(involved, "Normal", "WeightSet", "x" * 5000)
+    writes = [(r.method, r.path.rsplit("/", 1)[-1]) for r in kube.requests(writes_only=True)]
+    assert [m for m, _ in writes] == ["POST", "PATCH", "PATCH", "POST"], writes
+    bumped = [r.body for r in kube.requests(writes_only=True) if r.method == "PATCH"]
+    assert bumped[-1]["count"] == 3
+    long = kube.requests(writes_only=True)[-1].body
+    assert len(long["message"]) == 1024 and long["message"].endswith("…")
+
+
+def test_event_failures_are_not_fatal(kube: RunningEmulator, api_client: Any) -> None:
+    from controller.kube.events import InvolvedObject
+
+    kube.faults.fail("POST", "/api/v1/namespaces/shop/events", status=500)
+    recorder = EventRecorder(api_client, ManualClock())
+    recorder.record(InvolvedObject("greenlane.dev/v1alpha1", "BlueGreenRollout", "shop", "c"), "Normal", "R", "m")
+    assert [r.status for r in kube.requests(writes_only=True)] == [500]

@@ -24,12 +24,24 @@ def gateway_route(kind: str = "HTTPRoute", name: str = "checkout", rules: list[J
         "metadata": {"name": name, "namespace": NS, "labels": {"team": "payments"}},
         "spec": {
             "parentRefs": [{"name": "public", "namespace": "gateways"}],
-            "rules": rules if rules is not None else [
-                {"name": "health", "matches": [{"path": {"type": "PathPrefix", "value": "/healthz"}}],
-                 "backendRefs": [backend("health-svc")]},
-                {"name": "main", "backendRefs": [backend(BLUE, 100), backend(GREEN, 0)],
-                 "filters": [{"type": "RequestHeaderModifier",
-                              "requestHeaderModifier": {"add": [{"name": "x-track", "value": "bg"}]}}]},
+            "rules": rules
+            if rules is not None
+            else [
+                {
+                    "name": "health",
+                    "matches": [{"path": {"type": "PathPrefix", "value": "/healthz"}}],
+                    "backendRefs": [backend("health-svc")],
+                },
+                {
+                    "name": "main",
+                    "backendRefs": [backend(BLUE, 100), backend(GREEN, 0)],
+                    "filters": [
+                        {
+                            "type": "RequestHeaderModifier",
+                            "requestHeaderModifier": {"add": [{"name": "x-track", "value": "bg"}]},
+                        }
+                    ],
+                },
             ],
         },
     }
@@ -44,8 +56,10 @@ def deployment(name: str, replicas: int, app: str = "checkout") -> Json:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels},
-                         "spec": {"containers": [{"name": "app", "image": f"example/{name}:1"}]}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": f"example/{name}:1"}]},
+            },
         },
     }
 
@@ -65,12 +79,18 @@ def virtual_service(http: list[Json] | None = None) -> Json:
         "spec": {
             "hosts": ["checkout.example.com"],
             "gateways": ["istio-system/public"],
-            "http": http if http is not None else [
-                {"name": "admin", "match": [{"uri": {"prefix": "/admin"}}],
-                 "route": [destination("admin-svc")]},
-                {"name": "primary", "retries": {"attempts": 3},
-                 "route": [destination(f"{BLUE}.{NS}.svc.cluster.local", 100, port={"number": 80}),
-                           destination(GREEN, 0, port={"number": 80})]},
+            "http": http
+            if http is not None
+            else [
+                {"name": "admin", "match": [{"uri": {"prefix": "/admin"}}], "route": [destination("admin-svc")]},
+                {
+                    "name": "primary",
+                    "retries": {"attempts": 3},
+                    "route": [
+                        destination(f"{BLUE}.{NS}.svc.cluster.local", 100, port={"number": 80}),
+                        destination(GREEN, 0, port={"number": 80}),
+                    ],
+                },
             ],
         },
     }
@@ -83,15 +103,15 @@ def traffic_split(version: str = "v1alpha2", backends: list[Json] | None = None)
         "metadata": {"name": "checkout", "namespace": NS},
         "spec": {
             "service": "checkout",
-            "backends": backends if backends is not None else [
-                {"service": BLUE, "weight": 100}, {"service": GREEN, "weight": 0}],
+            "backends": backends
+            if backends is not None
+            else [{"service": BLUE, "weight": 100}, {"service": GREEN, "weight": 0}],
         },
     }
 
 
 def ingress_path(path: str, service: str) -> Json:
-    return {"path": path, "pathType": "Prefix",
-            "backend": {"service": {"name": service, "port": {"number": 80}}}}
+    return {"path": path, "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 80}}}}
 
 
 def ingress(name: str = "checkout", paths: list[Json] | None = None, **meta: Any) -> Json:
@@ -102,7 +122,15 @@ def ingress(name: str = "checkout", paths: list[Json] | None = None, **meta: Any
         "spec": {
             "ingressClassName": "nginx",
             "tls": [{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
-            "rules": [{"host": "shop.example.com", "http": {"paths": paths if paths is not None else [
-                ingress_path("/checkout", BLUE), ingress_path("/static", "cdn-proxy")]}}],
+            "rules": [
+                {
+                    "host": "shop.example.com",
+                    "http": {
+                        "paths": paths
+                        if paths is not None
+                        else [ingress_path("/checkout", BLUE), ingress_path("/static", "cdn-proxy")]
+                    },
+                }
+            ],
         },
     }

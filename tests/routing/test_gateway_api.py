@@ -33,8 +33,7 @@ def test_set_weight_writes_the_pair_into_the_named_rule_only(
     assert router(api_client, kind=kind).set_weight(25) == 25
 
     path = f"/apis/{API}/namespaces/{NS}/{plural}/checkout"
-    assert [r.brief() for r in kube.requests()] == [
-        ("GET", path, 200), ("PUT", path, 200), ("GET", path, 200)]
+    assert [r.brief() for r in kube.requests()] == [("GET", path, 200), ("PUT", path, 200), ("GET", path, 200)]
     put = kube.requests()[1]
     assert put.content_type == "application/json"
     expected = copy.deepcopy(seeded)
@@ -47,8 +46,7 @@ def test_set_weight_writes_the_pair_into_the_named_rule_only(
 
 
 def test_get_weight_reads_relative_weights(kube: RunningEmulator, api_client: Any) -> None:
-    kube.seed(gateway_route(rules=[
-        {"name": "main", "backendRefs": [backend(BLUE, 300), backend(GREEN, 100)]}]))
+    kube.seed(gateway_route(rules=[{"name": "main", "backendRefs": [backend(BLUE, 300), backend(GREEN, 100)]}]))
     assert router(api_client).get_weight() == 25
 
 
@@ -58,10 +56,14 @@ def test_backend_without_weight_counts_as_one(kube: RunningEmulator, api_client:
 
 
 def test_unnamed_rule_is_found_by_its_two_services(kube: RunningEmulator, api_client: Any) -> None:
-    kube.seed(gateway_route(rules=[
-        {"backendRefs": [backend("other-svc", 7)]},
-        {"backendRefs": [backend(GREEN, 0), backend(BLUE, 100)]},
-    ]))
+    kube.seed(
+        gateway_route(
+            rules=[
+                {"backendRefs": [backend("other-svc", 7)]},
+                {"backendRefs": [backend(GREEN, 0), backend(BLUE, 100)]},
+            ]
+        )
+    )
     assert router(api_client, rule=None).set_weight(40) == 40
     stored = kube.get(API, "httproutes", NS, "checkout")
     assert stored is not None
@@ -92,10 +94,8 @@ def test_unknown_rule_name_names_the_field(kube: RunningEmulator, api_client: An
 
 
 def test_rule_without_green_is_not_ours(kube: RunningEmulator, api_client: Any) -> None:
-    kube.seed(gateway_route(rules=[
-        {"name": "main", "backendRefs": [backend(BLUE, 1), backend("legacy", 1)]}]))
-    with pytest.raises(RouterError,
-                       match=r"rule 'main' backendRefs does not reference Service 'checkout-green'"):
+    kube.seed(gateway_route(rules=[{"name": "main", "backendRefs": [backend(BLUE, 1), backend("legacy", 1)]}]))
+    with pytest.raises(RouterError, match=r"rule 'main' backendRefs does not reference Service 'checkout-green'"):
         router(api_client).set_weight(10)
     assert kube.requests(writes_only=True) == []
 
@@ -106,21 +106,31 @@ def test_no_rule_with_both_services_is_an_error(kube: RunningEmulator, api_clien
         router(api_client, rule=None).get_weight()
 
 
-def test_same_name_in_another_namespace_or_kind_is_not_our_service(
-    kube: RunningEmulator, api_client: Any
-) -> None:
-    kube.seed(gateway_route(rules=[{"name": "main", "backendRefs": [
-        backend(BLUE, 100), backend(GREEN, 0, namespace="elsewhere"), backend(GREEN, 0, kind="ServiceImport",
-                                                                             group="multicluster.x-k8s.io")]}]))
+def test_same_name_in_another_namespace_or_kind_is_not_our_service(kube: RunningEmulator, api_client: Any) -> None:
+    kube.seed(
+        gateway_route(
+            rules=[
+                {
+                    "name": "main",
+                    "backendRefs": [
+                        backend(BLUE, 100),
+                        backend(GREEN, 0, namespace="elsewhere"),
+                        backend(GREEN, 0, kind="ServiceImport", group="multicluster.x-k8s.io"),
+                    ],
+                }
+            ]
+        )
+    )
     with pytest.raises(RouterError, match="does not reference Service 'checkout-green'"):
         router(api_client).get_weight()
 
 
-def test_foreign_backend_in_the_rule_is_kept_and_the_read_back_says_so(
-    kube: RunningEmulator, api_client: Any
-) -> None:
-    kube.seed(gateway_route(rules=[{"name": "main", "backendRefs": [
-        backend(BLUE, 100), backend(GREEN, 0), backend("mirror", 100)]}]))
+def test_foreign_backend_in_the_rule_is_kept_and_the_read_back_says_so(kube: RunningEmulator, api_client: Any) -> None:
+    kube.seed(
+        gateway_route(
+            rules=[{"name": "main", "backendRefs": [backend(BLUE, 100), backend(GREEN, 0), backend("mirror", 100)]}]
+        )
+    )
     with pytest.raises(WeightMismatch, match="wrote green 50% but read back 25%"):
         router(api_client).set_weight(50)
     stored = kube.get(API, "httproutes", NS, "checkout")
@@ -128,9 +138,7 @@ def test_foreign_backend_in_the_rule_is_kept_and_the_read_back_says_so(
     assert stored["spec"]["rules"][0]["backendRefs"][2] == backend("mirror", 100)
 
 
-def test_concurrent_edit_conflicts_then_retries_without_losing_it(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_concurrent_edit_conflicts_then_retries_without_losing_it(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(gateway_route())
 
     def someone_else(route: dict[str, Any]) -> dict[str, Any]:
@@ -143,7 +151,12 @@ def test_concurrent_edit_conflicts_then_retries_without_losing_it(
     assert router(api_client).set_weight(5) == 5
 
     assert [r.brief() for r in kube.requests()] == [
-        ("GET", PATH, 200), ("PUT", PATH, 409), ("GET", PATH, 200), ("PUT", PATH, 200), ("GET", PATH, 200)]
+        ("GET", PATH, 200),
+        ("PUT", PATH, 409),
+        ("GET", PATH, 200),
+        ("PUT", PATH, 200),
+        ("GET", PATH, 200),
+    ]
     stored = kube.get(API, "httproutes", NS, "checkout")
     assert stored is not None
     assert stored["spec"]["rules"][0]["backendRefs"][0]["port"] == 9090  # their edit survived
@@ -152,9 +165,7 @@ def test_concurrent_edit_conflicts_then_retries_without_losing_it(
     assert len(versions) == 3  # seeded, their edit, our write
 
 
-def test_conflicts_beyond_the_retry_budget_surface_as_transient(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_conflicts_beyond_the_retry_budget_surface_as_transient(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(gateway_route())
     kube.faults.fail("PUT", PATH, times=10)
     with pytest.raises(ConflictError) as caught:
@@ -164,17 +175,14 @@ def test_conflicts_beyond_the_retry_budget_surface_as_transient(
 
 
 @pytest.mark.parametrize("weight", [-1, 101, True])
-def test_out_of_range_weight_is_refused_before_any_request(
-    kube: RunningEmulator, api_client: Any, weight: int
-) -> None:
+def test_out_of_range_weight_is_refused_before_any_request(kube: RunningEmulator, api_client: Any, weight: int) -> None:
     with pytest.raises(ValueError, match=r"0\.\.100"):
         router(api_client).set_weight(weight)
     assert kube.requests() == []
 
 
 def test_describe_names_route_rule_and_services(api_client: Any) -> None:
-    assert router(api_client).describe() == (
-        "HTTPRoute shop/checkout rule main (checkout-blue -> checkout-green)")
+    assert router(api_client).describe() == ("HTTPRoute shop/checkout rule main (checkout-blue -> checkout-green)")
 
 
 def test_unreachable_api_server_is_a_transient_error(kube: RunningEmulator) -> None:

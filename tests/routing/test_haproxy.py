@@ -64,17 +64,13 @@ def test_weights_not_summing_to_256_are_read_as_a_ratio() -> None:
 
 
 @pytest.fixture(scope="module")
-def haproxy_socket(
-    server_binaries: ServerBinaries, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Path]:
+def haproxy_socket(server_binaries: ServerBinaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     state = tmp_path_factory.mktemp("haproxy")
     sock = state / "admin.sock"
     port, blue, green = free_ports(3)
     cfg = state / "haproxy.cfg"
     cfg.write_text(CONFIG.format(sock=sock, port=port, blue=blue, green=green))
-    proc = ManagedProcess(
-        ProcessSpec("haproxy", [str(server_binaries.haproxy), "-db", "-f", str(cfg)]), state
-    )
+    proc = ManagedProcess(ProcessSpec("haproxy", [str(server_binaries.haproxy), "-db", "-f", str(cfg)]), state)
     proc.start()
     try:
         proc.wait_ready(unix_socket_ok(sock), 10, "listening on its admin socket")

@@ -27,8 +27,7 @@ def test_set_weight_writes_the_pair_into_the_named_route_only(kube: RunningEmula
 
     assert router(api_client).set_weight(30) == 30
 
-    assert [r.brief() for r in kube.requests()] == [
-        ("GET", PATH, 200), ("PUT", PATH, 200), ("GET", PATH, 200)]
+    assert [r.brief() for r in kube.requests()] == [("GET", PATH, 200), ("PUT", PATH, 200), ("GET", PATH, 200)]
     expected = copy.deepcopy(seeded)
     expected["spec"]["http"][1]["route"] = [
         destination(f"{BLUE}.{NS}.svc.cluster.local", 70, port={"number": 80}),
@@ -51,10 +50,14 @@ def test_omitted_weight_beside_others_is_zero(kube: RunningEmulator, api_client:
 
 
 def test_unnamed_route_found_by_its_services(kube: RunningEmulator, api_client: Any) -> None:
-    kube.seed(virtual_service([
-        {"name": "other", "route": [destination("other", 100)]},
-        {"route": [destination(GREEN, 0), destination(BLUE, 100)]},
-    ]))
+    kube.seed(
+        virtual_service(
+            [
+                {"name": "other", "route": [destination("other", 100)]},
+                {"route": [destination(GREEN, 0), destination(BLUE, 100)]},
+            ]
+        )
+    )
     assert router(api_client, route=None).set_weight(100) == 100
     stored = kube.get(API, "virtualservices", NS, "checkout")
     assert stored is not None
@@ -77,9 +80,7 @@ def test_unknown_route_name_is_named(kube: RunningEmulator, api_client: Any) -> 
 
 
 @pytest.mark.parametrize("host", [f"{GREEN}.other-ns.svc.cluster.local", f"{GREEN}.example.com", "checkout"])
-def test_hosts_of_other_namespaces_or_domains_are_not_ours(
-    kube: RunningEmulator, api_client: Any, host: str
-) -> None:
+def test_hosts_of_other_namespaces_or_domains_are_not_ours(kube: RunningEmulator, api_client: Any, host: str) -> None:
     kube.seed(virtual_service([{"name": "primary", "route": [destination(BLUE, 100), destination(host, 0)]}]))
     with pytest.raises(RouterError, match=r"route 'primary' has no destination for Service 'checkout-green'"):
         router(api_client).set_weight(5)

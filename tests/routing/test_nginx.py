@@ -42,9 +42,7 @@ def expected_canary(weight: str) -> dict[str, Any]:
     }
 
 
-def test_first_weight_creates_the_canary_copying_only_blue_paths(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_first_weight_creates_the_canary_copying_only_blue_paths(kube: RunningEmulator, api_client: Any) -> None:
     main = kube.seed(ingress())
     kube.clear_requests()
 
@@ -64,9 +62,7 @@ def test_first_weight_creates_the_canary_copying_only_blue_paths(
     assert "ownerReferences" not in canary["metadata"]
 
 
-def test_later_weights_update_the_canary_with_its_resource_version(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_later_weights_update_the_canary_with_its_resource_version(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(ingress())
     router(api_client).set_weight(5)
     created = kube.get(API, "ingresses", NS, "checkout-canary")
@@ -120,9 +116,7 @@ def test_main_ingress_without_blue_is_refused(kube: RunningEmulator, api_client:
 def test_foreign_ingress_with_the_canary_name_is_left_alone(kube: RunningEmulator, api_client: Any) -> None:
     kube.seed(ingress())
     kube.seed(ingress("checkout-canary"))
-    with pytest.raises(
-        RouterError, match=r"Ingress shop/checkout-canary exists but is not greenlane's canary"
-    ):
+    with pytest.raises(RouterError, match=r"Ingress shop/checkout-canary exists but is not greenlane's canary"):
         router(api_client).set_weight(5)
     assert kube.requests(writes_only=True) == []
 

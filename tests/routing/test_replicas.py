@@ -129,9 +129,7 @@ def test_missing_deployment_is_named(kube: RunningEmulator, api_client: Any) -> 
     assert kube.requests(writes_only=True) == []
 
 
-def test_single_replica_cannot_be_split_and_nothing_is_written(
-    kube: RunningEmulator, api_client: Any
-) -> None:
+def test_single_replica_cannot_be_split_and_nothing_is_written(kube: RunningEmulator, api_client: Any) -> None:
     seed_pair(kube, 1, 0)
     with pytest.raises(RouterError, match=r"spec.replicas: 1 replica\(s\) cannot be split 90/10"):
         router(api_client).set_weight(10)

@@ -59,9 +59,7 @@ def test_set_weight_writes_integer_pair(kube: RunningEmulator, api_client: Any, 
 
 
 def test_v1alpha1_reads_and_writes_quantities(kube: RunningEmulator, api_client: Any) -> None:
-    kube.seed(
-        traffic_split("v1alpha1", [{"service": BLUE, "weight": "750m"}, {"service": GREEN, "weight": "250m"}])
-    )
+    kube.seed(traffic_split("v1alpha1", [{"service": BLUE, "weight": "750m"}, {"service": GREEN, "weight": "250m"}]))
     assert router(api_client, "v1alpha1").get_weight() == 25
     assert router(api_client, "v1alpha1").set_weight(60) == 60
     stored = kube.get("split.smi-spec.io/v1alpha1", "trafficsplits", NS, "checkout")

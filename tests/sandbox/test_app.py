@@ -22,9 +22,7 @@ MINORS = ("3.11", "3.12")
 
 
 @pytest.fixture(scope="module")
-def postgres(
-    server_binaries: ServerBinaries, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PostgresServer]:
+def postgres(server_binaries: ServerBinaries, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
     state = tmp_path_factory.mktemp("pg")  # 0700 under root's pytest dir: PostgresServer copes
     (port,) = free_ports(1)
     server = PostgresServer(server_binaries, data_dir=state / "data", log_dir=state, port=port)
@@ -98,9 +96,7 @@ def test_python_info_is_the_interpreter_that_runs_it(
 
 
 @pytest.mark.parametrize("minor", MINORS)
-def test_requests_are_counted_and_timed_but_metrics_scrapes_are_not(
-    apps: dict[str, AppProcess], minor: str
-) -> None:
+def test_requests_are_counted_and_timed_but_metrics_scrapes_are_not(apps: dict[str, AppProcess], minor: str) -> None:
     app = apps[minor]
     before = scrape(f"{app.url}/metrics")
     assert _get(app.url + "/checkout", 20) == [200] * 20
@@ -198,9 +194,7 @@ def _connections(postgres: PostgresServer, application_name: str) -> int:
     return int(row[0]) if row else 0
 
 
-def test_pool_uses_the_deployment_as_application_name(
-    apps: dict[str, AppProcess], postgres: PostgresServer
-) -> None:
+def test_pool_uses_the_deployment_as_application_name(apps: dict[str, AppProcess], postgres: PostgresServer) -> None:
     for app in apps.values():
         assert 1 <= _connections(postgres, app.deployment) <= 4
 

@@ -41,9 +41,7 @@ def test_env_override_names_one_binary(tmp_path: Path, monkeypatch: pytest.Monke
     assert found == pinned
 
 
-def test_missing_program_names_package_and_install_script(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_program_names_package_and_install_script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(MissingDependencyError) as err:
         find_program(["prometheus"], package="prometheus", extra_dirs=[])

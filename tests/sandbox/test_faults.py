@@ -88,9 +88,7 @@ def test_inactive_faults_leak_nothing() -> None:
 
 
 def test_memory_leak_grows_in_whole_megabytes() -> None:
-    chaos = Chaos(
-        FaultState(FaultSettings(memory_leak_mb_per_min=120, fault_after_s=0)), FakeConnections().connect
-    )
+    chaos = Chaos(FaultState(FaultSettings(memory_leak_mb_per_min=120, fault_after_s=0)), FakeConnections().connect)
     chaos.tick(0.25)  # 0.5 MB owed: not yet allocated
     assert chaos.stats()["leaked_mb"] == 0
     chaos.tick(1.25)  # 3 MB owed in total

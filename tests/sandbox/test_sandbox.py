@@ -78,8 +78,7 @@ def test_db_connections_per_application_name_reach_prometheus(sandbox: Sandbox) 
     query = 'sum by (application_name) (greenlane_pg_connections_count{namespace="sandbox"})'
     counts = wait_until(
         lambda: {
-            s["metric"]["application_name"]: float(s["value"][1])
-            for s in prom_query(sandbox.prometheus_url, query)
+            s["metric"]["application_name"]: float(s["value"][1]) for s in prom_query(sandbox.prometheus_url, query)
         },
         lambda c: c.keys() >= {"checkout", "checkout-py312"},
         timeout_s=SCRAPE_WAIT_S,

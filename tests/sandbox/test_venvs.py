@@ -20,9 +20,7 @@ def test_cache_dir_honours_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 
 @pytest.mark.servers
-def test_key_changes_with_interpreter_and_requirements(
-    python311: Interpreter, python312: Interpreter
-) -> None:
+def test_key_changes_with_interpreter_and_requirements(python311: Interpreter, python312: Interpreter) -> None:
     base = cache_key(python312, "psycopg\n")
     assert base.startswith(f"py{python312.version}-")
     assert cache_key(python312, "psycopg\n") == base
@@ -51,9 +49,7 @@ def test_both_venvs_report_their_exact_version(app_venvs: dict[str, AppVenv]) ->
 
 @pytest.mark.servers
 @pytest.mark.slow
-def test_cold_build_then_warm_reuse_then_rebuild_when_incomplete(
-    python312: Interpreter, tmp_path: Path
-) -> None:
+def test_cold_build_then_warm_reuse_then_rebuild_when_incomplete(python312: Interpreter, tmp_path: Path) -> None:
     cold = ensure_venv(python312, tmp_path)
     assert cold.built
     warm = ensure_venv(python312, tmp_path)

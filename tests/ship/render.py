@@ -31,8 +31,17 @@ def set_args(values: Mapping[str, str]) -> list[str]:
 
 
 def helm_template(tools: K8sTools, values: Mapping[str, str] | None = None, *, crds: bool = False) -> list[Obj]:
-    argv = [str(tools.helm), "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
-            "--kube-version", KUBE_VERSION, *set_args(values or {})]
+    argv = [
+        str(tools.helm),
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+        *set_args(values or {}),
+    ]
     return documents(run([*argv, "--include-crds"] if crds else argv))
 
 

@@ -15,11 +15,20 @@ COMBINATIONS: dict[str, dict[str, str]] = {
     "namespaced-release-only": {"scope": "namespaced"},
     "servicemonitor": {"metrics.serviceMonitor.enabled": "true", "metrics.serviceMonitor.labels.release": "kps"},
     "pdb": {"podDisruptionBudget.enabled": "true"},
-    "everything": {"scope": "namespaced", "watchNamespaces": "{shop}", "metrics.serviceMonitor.enabled": "true",
-                   "podDisruptionBudget.enabled": "true", "prometheusUrl": "http://prometheus.monitoring:9090",
-                   "image.digest": "sha256:" + "a" * 64, "logFormat": "console"},
-    "single-replica-no-leader-election": {"replicaCount": "1", "leaderElection.enabled": "false",
-                                          "rbac.userRoles": "false"},
+    "everything": {
+        "scope": "namespaced",
+        "watchNamespaces": "{shop}",
+        "metrics.serviceMonitor.enabled": "true",
+        "podDisruptionBudget.enabled": "true",
+        "prometheusUrl": "http://prometheus.monitoring:9090",
+        "image.digest": "sha256:" + "a" * 64,
+        "logFormat": "console",
+    },
+    "single-replica-no-leader-election": {
+        "replicaCount": "1",
+        "leaderElection.enabled": "false",
+        "rbac.userRoles": "false",
+    },
 }
 
 
@@ -115,8 +124,12 @@ def test_crd_in_chart_is_config_crd_byte_for_byte() -> None:
 
 
 def test_values_schema_rejects_mistakes(tools: K8sTools) -> None:
-    for bad in ({"scope": "everywhere"}, {"replicaCont": "2"}, {"watchNamespaces": "{Not_A_Namespace}"},
-                {"replicaCount": "2", "leaderElection.enabled": "false"}):
+    for bad in (
+        {"scope": "everywhere"},
+        {"replicaCont": "2"},
+        {"watchNamespaces": "{Not_A_Namespace}"},
+        {"replicaCount": "2", "leaderElection.enabled": "false"},
+    ):
         argv = [str(tools.helm), "template", "x", str(CHART), *set_args(bad)]
         done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
         assert done.returncode != 0, f"{bad} was accepted"

@@ -57,8 +57,9 @@ def test_dockerfile_essentials() -> None:
     assert len(stages) >= 2, "multi-stage: build in one stage, run from a clean one"
     final = stages[-1]
     for stage in stages:
-        assert re.fullmatch(r"python:3\.12\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", stage.base), \
+        assert re.fullmatch(r"python:3\.12\.\d+-slim(-\w+)?(@sha256:[0-9a-f]{64})?", stage.base), (
             f"base must be pinned to an exact python:3.12.x-slim release: {stage.base}"
+        )
     assert "pip wheel" in " ".join(stages[0].values("RUN")), "the builder stage builds the wheel"
     (user,) = final.values("USER")
     uid = user.split(":")[0]
@@ -81,18 +82,32 @@ def test_dockerignore_keeps_the_context_small() -> None:
 @pytest.mark.slow
 def test_wheel_builds_and_runs_from_a_clean_virtualenv(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(REPO)],
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     (wheel,) = wheels.glob("greenlane-*.whl")
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
-    subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-                   check=True, capture_output=True, timeout=600)
-    done = subprocess.run([str(bin_dir / "greenlane"), "--help"], capture_output=True, text=True, timeout=60,
-                          cwd=tmp_path, check=False)
+    subprocess.run(
+        [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    done = subprocess.run(
+        [str(bin_dir / "greenlane"), "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert "usage: greenlane" in done.stdout
-    names = subprocess.run([str(bin_dir / "python"), "-c", "import controller, sys; print(controller.__file__)"],
-                           capture_output=True, text=True, cwd=tmp_path, check=True).stdout
+    names = subprocess.run(
+        [str(bin_dir / "python"), "-c", "import controller, sys; print(controller.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout
     assert str(env_dir) in names, "imported from the installed wheel, not the checkout"

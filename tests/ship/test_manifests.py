@@ -32,8 +32,21 @@ def kustomized(tools: K8sTools) -> list[Obj]:
 
 def test_kustomize_renders_a_complete_valid_install(kustomized: list[Obj]) -> None:
     kinds = sorted(o["kind"] for o in kustomized)
-    assert kinds == sorted(["Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRole",
-                            "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Service", "Deployment"])
+    assert kinds == sorted(
+        [
+            "Namespace",
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "Service",
+            "Deployment",
+        ]
+    )
     assert validate(kustomized) == []
     namespaced = [o for o in kustomized if o["kind"] in ("Deployment", "Service", "ServiceAccount", "Role")]
     assert {o["metadata"]["namespace"] for o in namespaced} == {"greenlane-system"}
@@ -44,8 +57,16 @@ def test_plain_deployment_matches_the_chart(kustomized: list[Obj], tools: K8sToo
     plain = one(kustomized, "Deployment")["spec"]["template"]["spec"]
     chart = one(helm_template(tools), "Deployment")["spec"]["template"]["spec"]
     (plain_c,), (chart_c,) = plain["containers"], chart["containers"]
-    for key in ("args", "env", "ports", "livenessProbe", "readinessProbe", "resources", "securityContext",
-                "volumeMounts"):
+    for key in (
+        "args",
+        "env",
+        "ports",
+        "livenessProbe",
+        "readinessProbe",
+        "resources",
+        "securityContext",
+        "volumeMounts",
+    ):
         assert plain_c[key] == chart_c[key], key
     for key in ("securityContext", "volumes", "terminationGracePeriodSeconds", "serviceAccountName"):
         assert plain[key] == chart[key], key
@@ -72,8 +93,12 @@ def test_alert_rules_pass_promtool_check_and_unit_tests() -> None:
 def test_alerts_cover_rollback_stuck_paused_and_inconclusive() -> None:
     rules = [r for g in yaml.safe_load((PROMETHEUS / "alerts.yaml").read_text())["groups"] for r in g["rules"]]
     names = {r["alert"] for r in rules}
-    assert {"GreenlaneRolloutRolledBack", "GreenlaneRolloutStuck", "GreenlaneRolloutPausedTooLong",
-            "GreenlaneAnalysisInconclusive"} <= names
+    assert {
+        "GreenlaneRolloutRolledBack",
+        "GreenlaneRolloutStuck",
+        "GreenlaneRolloutPausedTooLong",
+        "GreenlaneAnalysisInconclusive",
+    } <= names
     for rule in rules:
         assert rule["labels"]["severity"] in {"info", "warning", "critical"}
         assert rule["annotations"]["summary"] and rule["annotations"]["description"]
@@ -82,7 +107,8 @@ def test_alerts_cover_rollback_stuck_paused_and_inconclusive() -> None:
 def _dashboard_exprs(node: Any) -> list[str]:
     if isinstance(node, dict):
         return [v for k, v in node.items() if k in ("expr", "query", "definition") and isinstance(v, str)] + [
-            e for v in node.values() for e in _dashboard_exprs(v)]
+            e for v in node.values() for e in _dashboard_exprs(v)
+        ]
     if isinstance(node, list):
         return [e for v in node for e in _dashboard_exprs(v)]
     return []

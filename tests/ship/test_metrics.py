@@ -15,8 +15,11 @@ T1 = datetime(2025, 1, 1, 12, 5, tzinfo=UTC)
 
 
 def scrape(metrics: OperatorMetrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(metrics.exposition().decode()) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(metrics.exposition().decode())
+        for s in family.samples
+    }
 
 
 def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float | None:
@@ -24,10 +27,16 @@ def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: st
 
 
 def status(**changes: object) -> RolloutStatus:
-    base = RolloutStatus(phase="Progressing", current_step=1, weight=25, step_started_at=T0, checks=[
-        CheckStatus(name="p99-latency", verdict="Pass", green=0.21, blue=0.2),
-        CheckStatus(name="errors", verdict="Inconclusive", green=None, blue=0.001),
-    ])
+    base = RolloutStatus(
+        phase="Progressing",
+        current_step=1,
+        weight=25,
+        step_started_at=T0,
+        checks=[
+            CheckStatus(name="p99-latency", verdict="Pass", green=0.21, blue=0.2),
+            CheckStatus(name="errors", verdict="Inconclusive", green=None, blue=0.001),
+        ],
+    )
     return base.model_copy(update=changes)
 
 
@@ -51,8 +60,12 @@ def test_status_becomes_phase_weight_step_and_checks() -> None:
 def test_rollback_counts_and_latest_transition_wins() -> None:
     metrics = OperatorMetrics()
     rollback = RollbackRecord(reason="CheckFailed", check="errors", at=T1)
-    rolled_back = status(phase="RolledBack", weight=0, rollback=rollback,
-                         conditions=[Condition(type="Progressing", status="False", last_transition_time=T0)])
+    rolled_back = status(
+        phase="RolledBack",
+        weight=0,
+        rollback=rollback,
+        conditions=[Condition(type="Progressing", status="False", last_transition_time=T0)],
+    )
     metrics.observe_status("shop", "checkout", rolled_back)
     metrics.record_rollback("shop", "checkout", "CheckFailed", "errors")
     metrics.record_query_error("shop", "checkout")

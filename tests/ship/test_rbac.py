@@ -43,8 +43,9 @@ def operator_roles(objects: list[Obj]) -> tuple[list[Obj], list[Obj]]:
     return watched, release
 
 
-@pytest.mark.parametrize("values", [{}, {"scope": "namespaced", "watchNamespaces": "{shop,payments}"}],
-                         ids=["cluster", "namespaced"])
+@pytest.mark.parametrize(
+    "values", [{}, {"scope": "namespaced", "watchNamespaces": "{shop,payments}"}], ids=["cluster", "namespaced"]
+)
 def test_chart_grants_exactly_the_declared_permissions(tools: K8sTools, values: dict[str, str]) -> None:
     objects = helm_template(tools, values)
     watched, release = operator_roles(objects)
@@ -58,8 +59,11 @@ def test_chart_grants_exactly_the_declared_permissions(tools: K8sTools, values: 
     assert len(bindings) == len(watched) + 1
     for binding in bindings:
         (subject,) = binding["subjects"]
-        assert subject == {"kind": "ServiceAccount", "name": one(objects, "ServiceAccount")["metadata"]["name"],
-                           "namespace": NAMESPACE}
+        assert subject == {
+            "kind": "ServiceAccount",
+            "name": one(objects, "ServiceAccount")["metadata"]["name"],
+            "namespace": NAMESPACE,
+        }
 
 
 def test_no_role_in_the_chart_uses_wildcards(tools: K8sTools) -> None:
@@ -90,11 +94,17 @@ def test_user_roles_let_on_call_patch_and_viewers_only_read(tools: K8sTools) -> 
 
 def test_declared_permissions_cover_the_operator_contract() -> None:
     """The operator, CLI and routers rely on these; removing one breaks them at runtime."""
-    for need in [("greenlane.dev", "bluegreenrollouts/status", "update"),
-                 ("greenlane.dev", "bluegreenrollouts", "patch"),
-                 ("coordination.k8s.io", "leases", "update"), ("apps", "deployments/scale", "patch"),
-                 ("", "events", "create"), ("events.k8s.io", "events", "create"), ("", "secrets", "get"),
-                 ("networking.k8s.io", "ingresses", "create"), ("gateway.networking.k8s.io", "grpcroutes", "update")]:
+    for need in [
+        ("greenlane.dev", "bluegreenrollouts/status", "update"),
+        ("greenlane.dev", "bluegreenrollouts", "patch"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("apps", "deployments/scale", "patch"),
+        ("", "events", "create"),
+        ("events.k8s.io", "events", "create"),
+        ("", "secrets", "get"),
+        ("networking.k8s.io", "ingresses", "create"),
+        ("gateway.networking.k8s.io", "grpcroutes", "update"),
+    ]:
         assert allowed(*need), need
     assert not any(verb in ("delete", "deletecollection") for _, _, verb in triples())
     assert len({(p.group, p.resource) for p in PERMISSIONS}) == len(PERMISSIONS)
@@ -109,11 +119,14 @@ NOT_THE_OPERATOR = ("controller/cli/", "controller/sandbox/")
 def test_controller_source_uses_only_declared_permissions() -> None:
     result = scan_tree(REPO / "controller", base=REPO)
     result.uses[:] = [u for u in result.uses if not u.where.startswith(NOT_THE_OPERATOR)]
-    assert result.unresolved == [], "the scanner cannot tell what these need; use literals/constants or a " \
-                                    "'# rbac: group/resource verb' comment:\n" + "\n".join(map(str, result.unresolved))
+    assert result.unresolved == [], (
+        "the scanner cannot tell what these need; use literals/constants or a "
+        "'# rbac: group/resource verb' comment:\n" + "\n".join(map(str, result.unresolved))
+    )
     missing = sorted({u for u in result.uses if not allowed(u.group, u.resource, u.verb)})
     assert missing == [], "add to controller/kube/permissions.py (and the chart, config/rbac):\n" + "\n".join(
-        f"  {u.group or 'core'}/{u.resource} {u.verb}  ({u.where})" for u in missing)
+        f"  {u.group or 'core'}/{u.resource} {u.verb}  ({u.where})" for u in missing
+    )
 
 
 def scan(code: str) -> set[Triple]:
@@ -133,9 +146,16 @@ def test_scanner_reads_typed_apis_and_watches() -> None:
         apps.list_replica_set_for_all_namespaces(watch=True)
         client.CoordinationV1Api().replace_namespaced_lease("greenlane-leader", "ops", body)
         client.EventsV1Api().create_namespaced_event("shop", body)
-    """) == {("", "pods", "list"), ("", "pods", "watch"), ("apps", "deployments", "get"),
-             ("apps", "deployments/scale", "patch"), ("apps", "replicasets", "list"), ("apps", "replicasets", "watch"),
-             ("coordination.k8s.io", "leases", "update"), ("events.k8s.io", "events", "create")}
+    """) == {
+        ("", "pods", "list"),
+        ("", "pods", "watch"),
+        ("apps", "deployments", "get"),
+        ("apps", "deployments/scale", "patch"),
+        ("apps", "replicasets", "list"),
+        ("apps", "replicasets", "watch"),
+        ("coordination.k8s.io", "leases", "update"),
+        ("events.k8s.io", "events", "create"),
+    }
 
 
 def test_scanner_reads_custom_objects_through_constants() -> None:
@@ -157,8 +177,11 @@ def test_scanner_reads_the_dynamic_client() -> None:
             dyn.patch(routes, body=[], name="checkout", namespace=ns, content_type="application/json-patch+json")
             ingresses = dyn.resources.get(api_version="networking.k8s.io/v1", kind="Ingress")
             ingresses.create(body={}, namespace=ns)
-    """) == {("gateway.networking.k8s.io", "httproutes", "get"), ("gateway.networking.k8s.io", "httproutes", "patch"),
-             ("networking.k8s.io", "ingresses", "create")}
+    """) == {
+        ("gateway.networking.k8s.io", "httproutes", "get"),
+        ("gateway.networking.k8s.io", "httproutes", "patch"),
+        ("networking.k8s.io", "ingresses", "create"),
+    }
 
 
 def test_scanner_reads_raw_object_refs_like_the_routers() -> None:
