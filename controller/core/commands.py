@@ -20,6 +20,16 @@ COMMAND_KINDS: tuple[str, ...] = ("promote", "abort", "retry", "pause", "resume"
 class Command:
     id: str
     kind: CommandKind
+    by: str = ""  # who asked, for the audit trail in events and messages
+
+    @property
+    def who(self) -> str:
+        """``alice (3f2a9c…)`` when the user is known, else just the id."""
+        return f"{self.by} ({self.id})" if self.by else self.id
+
+    @property
+    def by_suffix(self) -> str:
+        return f" by {self.by}" if self.by else ""
 
 
 def unapplied(commands: Sequence[Command], last_applied: str | None) -> list[Command]:

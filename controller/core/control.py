@@ -25,7 +25,10 @@ def apply_commands(d: Draft, commands: Sequence[Command]) -> None:
         refusal = HANDLERS[command.kind](d, command)
         d.update(last_command=command.id)
         if refusal:
-            d.emit("CommandIgnored", f"{command.kind} ({command.id}) ignored in phase {d.status.phase}: {refusal}")
+            d.emit(
+                "CommandIgnored",
+                f"{command.kind}{command.by_suffix} ({command.id}) ignored in phase {d.status.phase}: {refusal}",
+            )
 
 
 def _promote(d: Draft, command: Command) -> str | None:
@@ -37,7 +40,7 @@ def _promote(d: Draft, command: Command) -> str | None:
         return "promote applies while Progressing or at a manual step; resume a paused rollout first"
     d.update(phase="Progressing", pause_reason=None, pause_lifted=True)
     passes, required = status.consecutive_passes, d.spec.analysis.required_passes
-    d.emit("PromoteAccepted", f"Pause of {d.where()} lifted by {command.id}; completes at {passes}/{required} passes")
+    d.emit("PromoteAccepted", f"Pause of {d.where()} lifted by {command.who}; completes at {passes}/{required} passes")
     return None
 
 
@@ -51,10 +54,10 @@ def _abort(d: Draft, command: Command) -> str | None:
         if status.rollback is not None:
             d.update(rollback=status.rollback.model_copy(update={"final_phase": "Aborted"}))
         if status.phase == "RolledBack":
-            d.update(phase="Aborted", message=f"Aborted by {command.id} after rollback")
-            d.emit("Aborted", f"Aborted by {command.id}; green stays at 0%")
+            d.update(phase="Aborted", message=f"Aborted by {command.who} after rollback")
+            d.emit("Aborted", f"Aborted by {command.who}; green stays at 0%")
         return None
-    start_rollback(d, "Aborted", f"abort command {command.id}", final_phase="Aborted")
+    start_rollback(d, "Aborted", f"abort command {command.who}", final_phase="Aborted")
     return None
 
 
@@ -64,15 +67,15 @@ def _retry(d: Draft, command: Command) -> str | None:
     was = d.status.phase
     restart(d)
     d.update(message=f"Retrying from step 1 (was {was})")
-    d.emit("Retried", f"Retry {command.id}: restarting from step 1 at 0% after {was}")
+    d.emit("Retried", f"Retry by {command.who}: restarting from step 1 at 0% after {was}")
     return None
 
 
 def _pause(d: Draft, command: Command) -> str | None:
     if d.status.phase != "Progressing" or rolling_back(d):
         return "pause applies to a Progressing rollout"
-    d.update(phase="Paused", pause_reason="Command", message=f"Paused by {command.id} at {d.where()}")
-    d.emit("Paused", f"Paused by {command.id} at {d.where()}, green at {d.status.weight}%; analysis keeps running")
+    d.update(phase="Paused", pause_reason="Command", message=f"Paused by {command.who} at {d.where()}")
+    d.emit("Paused", f"Paused by {command.who} at {d.where()}, green at {d.status.weight}%; analysis keeps running")
     return None
 
 
@@ -83,7 +86,7 @@ def _resume(d: Draft, command: Command) -> str | None:
     if status.pause_reason == "ManualStep":
         return "this step is a manual gate; use promote"
     d.update(phase="Progressing", pause_reason=None, hold_since=None, hold_kind=None, message=f"At {d.where()}")
-    d.emit("Resumed", f"Resumed by {command.id} at {d.where()} (was paused: {status.pause_reason})")
+    d.emit("Resumed", f"Resumed by {command.who} at {d.where()} (was paused: {status.pause_reason})")
     return None
 
 

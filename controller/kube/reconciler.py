@@ -207,4 +207,4 @@ def _parse_status(stored: Json) -> RolloutStatus:
 
 def _commands(obj: Json) -> list[Command]:
     request = CommandRequest.from_object(obj)
-    return [Command(id=request.id, kind=request.command)] if request else []  # type: ignore[arg-type]
+    return [Command(id=request.id, kind=request.command, by=request.user)] if request else []  # type: ignore[arg-type]

@@ -45,6 +45,23 @@ from tests.kube.semantics import Json, api_error
 ObjectKey = tuple[kmock.resource, str | None, str]
 
 
+# Kinds every real API server serves: listing them with nothing seeded is an empty list, not a 404
+# (a 404 stays right for custom resources whose CRD is not installed, e.g. HTTPRoute without Gateway API).
+BUILTIN_COLLECTIONS = frozenset(
+    {
+        ("", "pods"),
+        ("", "services"),
+        ("", "secrets"),
+        ("", "events"),
+        ("", "configmaps"),
+        ("apps", "deployments"),
+        ("apps", "replicasets"),
+        ("coordination.k8s.io", "leases"),
+        ("networking.k8s.io", "ingresses"),
+    }
+)
+
+
 def _qualified(resource: kmock.resource) -> str:
     return f"{resource.plural}.{resource.group}" if resource.group else str(resource.plural)
 
@@ -252,7 +269,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
     async def _serve_versioned_list(self, request: kmock.Request) -> Json:
         """kmock answers ``resourceVersion: '...'``; a relisting watcher needs a real one."""
         assert request.resource is not None
-        if request.resource not in self._get_resources():
+        builtin = (request.resource.group, request.resource.plural) in BUILTIN_COLLECTIONS
+        if request.resource not in self._get_resources() and not builtin:
             raise api_error(
                 404, "NotFound", f"the server could not find the requested resource ({_qualified(request.resource)})"
             )

@@ -25,7 +25,14 @@ from tests.operator.world import BGR, ROUTE, green_weight, pod_name, rollout, ro
 
 pytestmark = [pytest.mark.e2e, pytest.mark.prometheus, pytest.mark.slow]
 Json = dict[str, Any]
-NAMESPACES = {"healthy": 0.02, "regression": 0.06, "restart": 0.02, "leader": 0.02}  # green's base latency
+NAMESPACES = {
+    "healthy": 0.02,
+    "regression": 0.06,
+    "restart": 0.02,
+    "leader": 0.02,
+    "manual": 0.02,
+    "abort": 0.02,
+}  # green's base latency
 HISTORY = 65.0  # level checks need a minute of data in their window
 
 
@@ -192,6 +199,47 @@ def test_two_operators_only_the_leader_writes(env: Env) -> None:
         wait_for("promotion", lambda: env.status(ns).get("phase") == "Promoted", timeout=90)
         assert standby.process.poll() is None
     assert env.weights(ns) == [0, 20, 100]
+
+
+def _cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *args, "--kubeconfig", str(env.kubeconfig)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_manual_gate_waits_for_promote(env: Env) -> None:
+    ns = "manual"
+    env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "manual"}, {"weight": 100, "pause": "2s"}]))
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log"):
+        wait_for("the manual gate", lambda: env.status(ns).get("pauseReason") == "ManualStep", timeout=60)
+        time.sleep(6)  # several evaluations pass, yet the gate holds
+        assert env.status(ns)["weight"] == 20 and env.status(ns)["currentStep"] == 0
+        promoted = _cli(env, "promote", "checkout", "-n", ns, "--wait", "60")
+        assert promoted.returncode == 0, promoted.stderr
+        assert "applied:" in promoted.stdout
+        wait_for("promotion", lambda: env.status(ns).get("phase") == "Promoted", timeout=60)
+    assert env.weights(ns) == [0, 20, 100]
+    accepted = [e["message"] for e in env.events(ns) if e["reason"] == "PromoteAccepted"]
+    assert accepted and "tester" in accepted[0], accepted
+
+
+def test_abort_rolls_back_and_names_who(env: Env) -> None:
+    ns = "abort"
+    env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "10m"}, {"weight": 100, "pause": "2s"}]))
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log"):
+        wait_for("step 0 to bake", lambda: env.status(ns).get("stepStartedAt"), timeout=60)
+        aborted = _cli(env, "abort", "checkout", "-n", ns, "--wait", "60")
+        assert aborted.returncode == 0, aborted.stderr
+        wait_for("Aborted", lambda: env.status(ns).get("phase") == "Aborted", timeout=30)
+        listed = _cli(env, "list", "-n", ns)
+        assert listed.returncode == 0 and "Aborted" in listed.stdout, listed.stdout
+    assert env.weights(ns) == [0, 20, 0]
+    messages = [e["message"] for e in env.events(ns) if e["reason"] == "Aborted"]
+    assert messages and "tester" in messages[0], messages
 
 
 def _holder(env: Env) -> str | None:

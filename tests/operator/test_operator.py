@@ -299,3 +299,15 @@ def test_event_failures_are_not_fatal(kube: RunningEmulator, api_client: Any) ->
     recorder = EventRecorder(api_client, ManualClock())
     recorder.record(InvolvedObject("greenlane.dev/v1alpha1", "BlueGreenRollout", "shop", "c"), "Normal", "R", "m")
     assert [r.status for r in kube.requests(writes_only=True)] == [500]
+
+
+def test_missing_deployment_is_invalid_and_traffic_untouched(kube: RunningEmulator, api_client: Any) -> None:
+    kube.seed(sample())
+    kube.seed(deployment("checkout"))
+    kube.seed(route_for_sample())
+    kube.clear_requests()
+    reconciler(kube, api_client).reconcile("shop", "checkout")
+    status = kube.get(*BGR, "shop", "checkout")["status"]  # type: ignore[index]
+    assert status["phase"] == "Invalid"
+    assert "spec.green.deployment" in status["message"] and "checkout-py312" in status["message"]
+    assert not [r for r in kube.requests(writes_only=True) if "/httproutes/" in r.path]
