@@ -59,7 +59,7 @@ def record(spec: RolloutSpec, results: Results, ticks: int, every: float = 30.0)
                 blue = replace(blue, desired_replicas=action.replicas, available_replicas=action.replicas)
         status = decision.status
         now += timedelta(seconds=every)
-        if status.phase in ("RolledBack", "Promoted") and status.blue_scaled_down:
+        if status.phase == "RolledBack" or (status.phase == "Promoted" and status.blue_scaled_down):
             break
     return calls, status.phase
 
