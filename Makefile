@@ -5,14 +5,18 @@ BIN := $(VENV)/bin
 REPORT := build/test-report.xml
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
+BENCH_ROLLOUTS ?= 100
+BENCH_DETECTION ?= 1
+BENCH_SEEDS ?= 12
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
 	@echo "make crd    - regenerate config/crd from the models"
 	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\")"
 	@echo "make e2e    - every demo scenario end to end (about 12 minutes)"
+	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
 
 setup: $(VENV)/.installed
 
@@ -49,6 +53,14 @@ demo: system-deps setup
 
 e2e: system-deps setup
 	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+# Figures, not assertions: decide() throughput, reconcile duration and controller memory with
+# BENCH_ROLLOUTS rollouts in the emulator (about 3 minutes), then the detection sweep (several minutes more;
+# BENCH_DETECTION=0 skips it).
+bench: system-deps setup
+	$(BIN)/python -m tests.bench.core
+	$(BIN)/python -m tests.bench.operator --rollouts $(BENCH_ROLLOUTS)
+	if [ "$(BENCH_DETECTION)" != 0 ]; then $(BIN)/python -m tests.bench.detection $(BENCH_SEEDS); fi
 
 crd: setup
 	$(BIN)/greenlane crd > config/crd/bluegreenrollouts.greenlane.dev.yaml
