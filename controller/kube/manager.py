@@ -97,6 +97,7 @@ class Manager:
         self.queue.close()
         for worker in workers:
             worker.join(timeout=60)  # finish the reconcile in flight, then stop
+        self.reconciler.close()
         if self.elector is not None:
             self.elector.release()
         for server in servers:

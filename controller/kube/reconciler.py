@@ -6,6 +6,7 @@ the rollout's status, so killing the process between any two lines loses nothing
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,8 @@ class Reconciler:
 
     def __post_init__(self) -> None:
         self.rollouts = RolloutClient(self.api, self.may_write)
+        self._sources: dict[tuple[object, ...], PrometheusSource] = {}
+        self._sources_lock = threading.Lock()
 
     def reconcile(self, namespace: str, name: str) -> float | None:
         """Returns seconds until the rollout wants to be looked at again (None: only on change)."""
@@ -130,15 +133,28 @@ class Reconciler:
         if not address:
             return None
         creds = prometheus_credentials(self.api, namespace, prom)
-        return PrometheusSource(
-            address,
-            timeout=prom.timeout,
-            headers=dict(prom.headers) or None,
-            insecure_skip_verify=prom.insecure_skip_verify,
-            bearer_token=creds.bearer_token,
-            basic_auth=creds.basic_auth,
-            ca_file=creds.ca_file,
-        )
+        key = (address, prom.timeout, tuple(sorted(prom.headers.items())), prom.insecure_skip_verify, creds)
+        with self._sources_lock:
+            source = self._sources.get(key)
+            if source is None:  # one pooled session per configuration; a rotated Secret makes a new key
+                source = PrometheusSource(
+                    address,
+                    timeout=prom.timeout,
+                    headers=dict(prom.headers) or None,
+                    insecure_skip_verify=prom.insecure_skip_verify,
+                    bearer_token=creds.bearer_token,
+                    basic_auth=creds.basic_auth,
+                    ca_file=creds.ca_file,
+                )
+                self._sources[key] = source
+        return source
+
+    def close(self) -> None:
+        """Release pooled Prometheus connections (on shutdown)."""
+        with self._sources_lock:
+            for source in self._sources.values():
+                source.close()
+            self._sources.clear()
 
     def _observe(self, track: Track, info: TrackInfo, source: PrometheusSource, namespace: str) -> TrackObservation:
         if not info.exists:
