@@ -200,6 +200,50 @@ def test_scanner_reads_raw_object_refs_like_the_routers() -> None:
     """) == {("gateway.networking.k8s.io", p, v) for p in ("httproutes", "grpcroutes") for v in ("get", "update")}
 
 
+def test_scanner_follows_a_list_function_into_a_watcher() -> None:
+    """The shape of controller/kube/{watcher,manager}.py: the watch happens in another class."""
+    assert scan("""
+        from kubernetes import client, watch
+        class Watcher:
+            def __init__(self, name, list_fn, on_object):
+                self._list = list_fn
+            def _watch(self, version):
+                for event in watch.Watch().stream(self._list, resource_version=version):
+                    pass
+        def watcher(api, namespace):
+            custom = client.CustomObjectsApi(api)
+            def list_fn(**kwargs):
+                return custom.list_namespaced_custom_object("greenlane.dev", "v1", namespace, "bluegreenrollouts")
+            pods = Watcher("pods", client.CoreV1Api(api).list_namespaced_pod, print)
+            sets = Watcher("sets", lambda **kw: client.AppsV1Api(api).list_replica_set_for_all_namespaces(), print)
+            return Watcher("rollouts", list_fn=list_fn, on_object=print)
+        def not_watched(api):
+            client.CoreV1Api(api).list_namespaced_secret("ns")
+    """) == {
+        ("greenlane.dev", "bluegreenrollouts", "list"),
+        ("greenlane.dev", "bluegreenrollouts", "watch"),
+        ("", "pods", "list"),
+        ("", "pods", "watch"),
+        ("apps", "replicasets", "list"),
+        ("apps", "replicasets", "watch"),
+        ("", "secrets", "list"),
+    }
+
+
+def test_scanner_attributes_raw_scale_requests_to_the_subresource() -> None:
+    """The shape of controller/routing/replicas.py: only /scale is read and written, never the Deployment."""
+    assert scan("""
+        class ReplicaRatioRouter:
+            def __init__(self, api_client, namespace, blue):
+                self._api = KubeApi(api_client)
+                self._blue = ObjectRef("apps/v1", "deployments", "Deployment", namespace, blue)
+            def _scale(self, ref, replicas):
+                scale = self._api.get(ref, "scale")
+                scale.setdefault("spec", {}).update({"replicas": replicas})  # dict.update: no API call
+                self._api.replace(ref, scale, "scale")
+    """) == {("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "update")}
+
+
 def test_scanner_reports_what_it_cannot_resolve_and_honours_pragmas() -> None:
     result = scan_source("def f(api, g, p):\n    api.get_namespaced_custom_object(g, 'v1', 'ns', p, 'x')\n", "x.py")
     assert [u.where for u in result.unresolved] == ["x.py:2"]
