@@ -18,8 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.cli.render import list_rows, rollout_view
 from controller.kube.config import KubeConfigError, api_client, current_user, default_namespace
-from controller.kube.rollouts import COMMANDS, CommandRequest, RolloutClient
-from controller.model.resource import KIND
+from controller.kube.rollouts import COMMAND_ANNOTATION, COMMANDS, CommandRequest, RolloutClient
+from controller.model.resource import GROUP, KIND, PLURAL, VERSION
 
 Json = dict[str, Any]
 HELP = {
@@ -75,6 +75,18 @@ def _events(api: k8s.ApiClient, namespace: str, obj: Json) -> list[Json]:
     return [e for e in events if e.get("involvedObject", {}).get("name") == name]
 
 
+def send_command(api: k8s.ApiClient, namespace: str, name: str, command: CommandRequest) -> Json:
+    """Store a control command as an annotation: auditable (who, when) and RBAC-scoped to ``patch``.
+
+    Lives here, not in ``controller.kube``: only humans (the rollout-operator role) patch rollouts.
+    """
+    patch = {"metadata": {"annotations": {COMMAND_ANNOTATION: command.to_annotation()}}}
+    result: Json = k8s.CustomObjectsApi(api).patch_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name, patch
+    )
+    return result
+
+
 def _fail(message: str) -> int:
     print(f"greenlane: {message}", file=sys.stderr)
     return 1
@@ -124,7 +136,7 @@ def run_command(args: argparse.Namespace) -> int:
         api, namespace = _connect(args)
         rollouts = RolloutClient(api)
         request = CommandRequest.new(args.verb, current_user(args.kubeconfig), datetime.now(UTC))
-        rollouts.send_command(namespace, args.name, request)
+        send_command(api, namespace, args.name, request)
     except KubeConfigError as exc:
         return _fail(str(exc))
     except ApiException as exc:

@@ -3,8 +3,9 @@
 Why a Python list and not just a YAML ClusterRole: three consumers must agree on it exactly —
 the operator (which can check at startup what it is about to need), the Helm chart and the plain
 manifests in ``config/rbac`` (which grant it), and the tests (which render the chart, compare its
-rules with this list, and scan ``controller/`` for API calls this list lacks). When the operator
-starts using a new verb, the change is one line here and the tests say which manifests follow.
+rules with this list, and scan the operator's code for API calls this list lacks *and* for entries
+here no call uses: least privilege both ways). When the operator starts or stops using a verb, the
+change is one line here and the tests say which manifests follow.
 
 Scopes:
 
@@ -30,7 +31,8 @@ GROUP = "greenlane.dev"
 LEASE_NAME = "greenlane-leader"
 """The leader-election Lease, in the operator's namespace (``POD_NAMESPACE``)."""
 COMMAND_ANNOTATION = "greenlane.dev/command"
-"""Where the CLI writes control commands (JSON: id, command, user, timestamp); needs ``patch``."""
+"""Where the CLI writes control commands (JSON: id, command, user, timestamp). The human running the CLI
+needs ``patch`` (the rollout-operator role); the operator only reads the annotation."""
 
 
 @dataclass(frozen=True)
@@ -54,41 +56,37 @@ class Permission:
         return (group, resource) == (self.group, self.resource) and verb in self.verbs
 
 
-READ = ("get", "list", "watch")
-ROUTE_WRITE = (*READ, "update", "patch")
+READ_WRITE = ("get", "update")
+"""Routers read an object and PUT it back with the resourceVersion they read (``kube_common.update``)."""
 
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(
-        GROUP, "bluegreenrollouts", (*READ, "patch"), "watch rollouts; patch clears a handled command annotation"
-    ),
-    Permission(
         GROUP,
-        "bluegreenrollouts/status",
-        ("get", "update", "patch"),
-        "all progress lives in status, written once per reconcile",
+        "bluegreenrollouts",
+        ("get", "list", "watch"),
+        "watch rollouts (list+watch), read one per reconcile; commands are annotations the CLI writes",
     ),
-    Permission("apps", "deployments", READ, "the blue and green tracks: availability, pod template"),
+    Permission(GROUP, "bluegreenrollouts/status", ("update",), "all progress lives in status, replaced per reconcile"),
+    Permission("apps", "deployments", ("get",), "the blue and green tracks: availability, pod template"),
     Permission(
         "apps",
         "deployments/scale",
         ("get", "update", "patch"),
-        "replica-ratio router and scaling blue down after promotion",
+        "replica-ratio router (get+update) and scaling blue down after promotion (patch)",
     ),
-    Permission("apps", "replicasets", ("list", "watch"), "the current pod-template-hash of each track"),
-    Permission("", "pods", ("list", "watch"), "readiness and the exact pod names of each track"),
-    Permission("", "services", ("get",), "routers check that the named Services exist"),
+    Permission("apps", "replicasets", ("list",), "the current pod-template-hash of each track"),
+    Permission("", "pods", ("list",), "readiness and the exact pod names of each track"),
     Permission("", "secrets", ("get",), "Prometheus credentials named in spec.analysis.prometheus"),
     Permission("", "events", ("create", "patch"), "decisions as Events (patch aggregates repeats)"),
-    Permission("events.k8s.io", "events", ("create", "patch"), "the same through the events/v1 API"),
-    Permission("gateway.networking.k8s.io", "httproutes", ROUTE_WRITE, "Gateway API router"),
-    Permission("gateway.networking.k8s.io", "grpcroutes", ROUTE_WRITE, "Gateway API router (gRPC)"),
-    Permission("networking.istio.io", "virtualservices", ROUTE_WRITE, "Istio router"),
-    Permission("split.smi-spec.io", "trafficsplits", ROUTE_WRITE, "SMI router"),
+    Permission("gateway.networking.k8s.io", "httproutes", READ_WRITE, "Gateway API router"),
+    Permission("gateway.networking.k8s.io", "grpcroutes", READ_WRITE, "Gateway API router (gRPC)"),
+    Permission("networking.istio.io", "virtualservices", READ_WRITE, "Istio router"),
+    Permission("split.smi-spec.io", "trafficsplits", READ_WRITE, "SMI router"),
     Permission(
         "networking.k8s.io",
         "ingresses",
-        (*READ, "create", "update", "patch"),
-        "ingress-nginx router: reads the main Ingress, manages the canary Ingress",
+        ("get", "create", "update"),
+        "ingress-nginx router: reads the main Ingress, creates and updates the canary Ingress",
     ),
     Permission(
         "coordination.k8s.io",

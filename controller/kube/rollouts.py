@@ -1,4 +1,7 @@
-"""Reading BlueGreenRollouts and writing their status and control annotations.
+"""Reading BlueGreenRollouts, writing their status, and parsing the control-command annotation.
+
+The operator only reads the command annotation; writing it is the CLI's job (``controller/cli/oncall.py``),
+done with the on-call human's credentials, so the operator's ServiceAccount needs no ``patch`` on rollouts.
 
 Status goes through the status subresource with the object's resourceVersion, so a concurrent writer
 makes the API server answer 409; we then refetch and write again (status is owned by the leader alone,
@@ -111,9 +114,3 @@ class RolloutClient:
             return written
 
         return attempt()
-
-    def send_command(self, namespace: str, name: str, command: CommandRequest) -> Json:
-        """Store a control command as an annotation: auditable (who, when) and RBAC-scoped to ``patch``."""
-        patch = {"metadata": {"annotations": {COMMAND_ANNOTATION: command.to_annotation()}}}
-        result: Json = self._api.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name, patch)
-        return result

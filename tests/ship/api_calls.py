@@ -9,7 +9,10 @@ Recognised shapes (the ones the official client offers and this codebase uses):
 
 - typed APIs: ``CoreV1Api().list_namespaced_pod``, ``AppsV1Api().patch_namespaced_deployment_scale``,
   ``read_…`` (get), ``replace_…`` (update), ``…_status``/``…_scale`` subresources, and
-  ``watch.Watch().stream(api.list_…)`` (list + watch);
+  ``watch.Watch().stream(api.list_…)`` (list + watch), also when the list function reaches ``stream``
+  through a parameter: ``Watcher("rollouts", list_fn, …)`` where ``Watcher`` keeps ``list_fn`` and
+  streams it (found across the scanned tree), and ``list_fn`` is a local function, lambda or bound
+  ``api.list_…``;
 - ``CustomObjectsApi`` ``…_custom_object[_status|_scale]`` with group/plural given as literals or
   module constants;
 - the dynamic client: ``client.resources.get(api_version=…, kind=…)`` bound to a name, then
@@ -122,23 +125,71 @@ class ScanResult:
         return {(u.group, u.resource, u.verb) for u in self.uses}
 
 
+Streamers = dict[str, set[tuple[int, str]]]
+"""Callable name -> the (position, name) of each parameter it hands to ``watch.Watch().stream``."""
+
+
 def scan_tree(root: Path, base: Path | None = None) -> ScanResult:
     result = ScanResult()
-    for path in sorted(root.rglob("*.py")):
+    paths = sorted(root.rglob("*.py"))
+    streamers: Streamers = {}
+    for path in paths:  # first pass: who streams what they are given (the Watcher class)
+        for callee, params in stream_forwarders(ast.parse(path.read_text(), str(path))).items():
+            streamers.setdefault(callee, set()).update(params)
+    for path in paths:
         name = str(path.relative_to(base)) if base else str(path)
-        scan_source(path.read_text(), name, result)
+        scan_source(path.read_text(), name, result, streamers)
     return result
 
 
-def scan_source(source: str, filename: str, result: ScanResult | None = None) -> ScanResult:
+def scan_source(
+    source: str, filename: str, result: ScanResult | None = None, streamers: Streamers | None = None
+) -> ScanResult:
     result = result if result is not None else ScanResult()
-    _ModuleScan(ast.parse(source, filename), filename, result).run()
+    tree = ast.parse(source, filename)
+    known = {**stream_forwarders(tree), **(streamers or {})}
+    _ModuleScan(tree, filename, result, known).run()
     for lineno, line in enumerate(source.splitlines(), 1):
         if m := PRAGMA.search(line):
             group = "" if m["group"] == "core" else m["group"]
             for verb in m["verbs"].split(","):
                 result.uses.append(ApiUse(group, m["resource"], verb, f"{filename}:{lineno}"))
     return result
+
+
+def stream_forwarders(tree: ast.Module) -> Streamers:
+    """Functions and classes that pass one of their parameters to ``….stream(…)``.
+
+    ``def follow(list_fn): w.stream(list_fn)`` forwards ``list_fn``; so does a class whose ``__init__``
+    stores a parameter on ``self`` (``self._list = list_fn``) when a method streams ``self._list``.
+    """
+    found: Streamers = {}
+
+    def streamed_args(scope: ast.AST) -> set[str]:
+        return {ast.unparse(a) for c in _calls(scope) if _attr(c.func) == "stream" for a in c.args[:1]}
+
+    def params(func: ast.FunctionDef | ast.AsyncFunctionDef, skip_self: bool) -> list[str]:
+        names = [a.arg for a in func.args.posonlyargs + func.args.args]
+        return names[1:] if skip_self else names
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            streamed = streamed_args(node)
+            for index, name in enumerate(params(node, skip_self=False)):
+                if name in streamed:
+                    found.setdefault(node.name, set()).add((index, name))
+        elif isinstance(node, ast.ClassDef):
+            streamed = streamed_args(node)
+            init = next((f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"), None)
+            if init is None:
+                continue
+            names = params(init, skip_self=True)
+            for assign in ast.walk(init):
+                if isinstance(assign, ast.Assign | ast.AnnAssign) and isinstance(assign.value, ast.Name):
+                    targets = assign.targets if isinstance(assign, ast.Assign) else [assign.target]
+                    if assign.value.id in names and any(ast.unparse(t) in streamed for t in targets):
+                        found.setdefault(node.name, set()).add((names.index(assign.value.id), assign.value.id))
+    return found
 
 
 def pluralize(kind: str) -> str:
@@ -151,8 +202,8 @@ def pluralize(kind: str) -> str:
 
 
 class _ModuleScan:
-    def __init__(self, tree: ast.Module, filename: str, result: ScanResult) -> None:
-        self.tree, self.filename, self.result = tree, filename, result
+    def __init__(self, tree: ast.Module, filename: str, result: ScanResult, streamers: Streamers) -> None:
+        self.tree, self.filename, self.result, self.streamers = tree, filename, result, streamers
         self.constants = _string_constants(tree)
         self.api_groups = {g for node in ast.walk(tree) for ident in _identifiers(node) if (g := _api_group(ident))}
         self.receivers = _api_receivers(tree)
@@ -167,12 +218,32 @@ class _ModuleScan:
         self.result.unresolved.append(Unresolved(self.where(node), what))
 
     def run(self) -> None:
-        streamed = {id(arg) for call in _calls(self.tree) if _attr(call.func) == "stream" for arg in call.args}
+        streamed = {id(node) for arg in self.streamed_args() for node in self.list_functions(arg)}
         for node in ast.walk(self.tree):
             if isinstance(node, ast.Attribute) and (m := TYPED_METHOD.match(node.attr)):
                 self.typed(node, m, watched=id(node) in streamed)
         self.dynamic()
         self.raw_refs()
+
+    def streamed_args(self) -> Iterator[ast.expr]:
+        """Arguments that end up in ``watch.Watch().stream``: directly, or through a known forwarder."""
+        for call in _calls(self.tree):
+            if _attr(call.func) == "stream":
+                yield from call.args[:1]
+            for index, name in self.streamers.get(_name(call.func) or "", ()):
+                if (arg := _arg(call, index, name)) is not None:
+                    yield arg
+
+    def list_functions(self, arg: ast.expr) -> Iterator[ast.AST]:
+        """The nodes an argument stands for: itself, a lambda's body, or a local function's body."""
+        yield arg
+        if isinstance(arg, ast.Lambda):
+            yield from ast.walk(arg.body)
+        elif isinstance(arg, ast.Name):
+            for func in ast.walk(self.tree):
+                if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef) and func.name == arg.id:
+                    for statement in func.body:
+                        yield from ast.walk(statement)
 
     def typed(self, node: ast.Attribute, m: re.Match[str], *, watched: bool) -> None:
         kind, sub = m["kind"], (m["sub"] or "").lstrip("_")
@@ -287,7 +358,7 @@ class _ModuleScan:
             return
         verbs: set[tuple[str, str]] = set()  # (verb, subresource or "")
         for call in _calls(self.tree):
-            helper = _name(call.func)
+            helper = call.func.id if isinstance(call.func, ast.Name) else None  # fetch(…), not dict.update(…)
             method = _attr(call.func)
             sub = _subresource(call)
             if helper in RAW_HELPERS:

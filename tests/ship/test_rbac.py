@@ -1,7 +1,10 @@
-"""RBAC: the chart and config/rbac grant exactly controller/kube/permissions.py, and the code uses no more.
+"""RBAC: the chart and config/rbac grant exactly controller/kube/permissions.py, which is exactly what
+the operator's code uses.
 
-Two directions: rendered rules == declared list (no extra grant slips in, none is missing), and every
-Kubernetes API call found in ``controller/`` is covered by the declared list (scanner in api_calls.py).
+Rendered rules == declared list (no extra grant slips in, none is missing); every Kubernetes API call
+found in the operator's code is covered by the declared list, and every declared permission is used by
+some call (least privilege; scanner in api_calls.py). The CLI runs with a human's credentials: its
+calls must be covered by the rollout-operator role, the read-only ones by rollout-viewer.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import pytest
 import yaml
 
 from controller.kube.permissions import PERMISSIONS, allowed, by_scope, rbac_rules, triples
-from tests.ship.api_calls import scan_source, scan_tree
+from tests.ship.api_calls import ApiUse, ScanResult, scan_source, scan_tree
 from tests.ship.k8s_tools import REPO, K8sTools
 from tests.ship.render import NAMESPACE, Obj, documents, helm_template, of_kind, one, run
 
@@ -93,40 +96,84 @@ def test_user_roles_let_on_call_patch_and_viewers_only_read(tools: K8sTools) -> 
 
 
 def test_declared_permissions_cover_the_operator_contract() -> None:
-    """The operator, CLI and routers rely on these; removing one breaks them at runtime."""
+    """The operator and routers rely on these; removing one breaks them at runtime."""
     for need in [
+        ("greenlane.dev", "bluegreenrollouts", "watch"),  # through Watcher: the scanner must keep seeing it
         ("greenlane.dev", "bluegreenrollouts/status", "update"),
-        ("greenlane.dev", "bluegreenrollouts", "patch"),
         ("coordination.k8s.io", "leases", "update"),
         ("apps", "deployments/scale", "patch"),
+        ("apps", "deployments/scale", "update"),
         ("", "events", "create"),
-        ("events.k8s.io", "events", "create"),
         ("", "secrets", "get"),
         ("networking.k8s.io", "ingresses", "create"),
         ("gateway.networking.k8s.io", "grpcroutes", "update"),
     ]:
         assert allowed(*need), need
+    # Commands are patched on by humans through the CLI; the operator only reads the annotation.
+    assert not allowed("greenlane.dev", "bluegreenrollouts", "patch")
     assert not any(verb in ("delete", "deletecollection") for _, _, verb in triples())
     assert len({(p.group, p.resource) for p in PERMISSIONS}) == len(PERMISSIONS)
 
 
-# ---- the code uses nothing the declared list lacks ----------------------------------------------
+# ---- the operator's code uses exactly the declared list -----------------------------------------
 
 # The CLI runs with the invoking human's credentials (see the user roles), the sandbox with none.
-NOT_THE_OPERATOR = ("controller/cli/", "controller/sandbox/")
+CLI = "controller/cli/"
+NOT_THE_OPERATOR = (CLI, "controller/sandbox/")
 
 
-def test_controller_source_uses_only_declared_permissions() -> None:
+def controller_scan() -> ScanResult:
     result = scan_tree(REPO / "controller", base=REPO)
-    result.uses[:] = [u for u in result.uses if not u.where.startswith(NOT_THE_OPERATOR)]
     assert result.unresolved == [], (
         "the scanner cannot tell what these need; use literals/constants or a "
         "'# rbac: group/resource verb' comment:\n" + "\n".join(map(str, result.unresolved))
     )
-    missing = sorted({u for u in result.uses if not allowed(u.group, u.resource, u.verb)})
-    assert missing == [], "add to controller/kube/permissions.py (and the chart, config/rbac):\n" + "\n".join(
-        f"  {u.group or 'core'}/{u.resource} {u.verb}  ({u.where})" for u in missing
+    return result
+
+
+def operator_uses() -> list[ApiUse]:
+    return [u for u in controller_scan().uses if not u.where.startswith(NOT_THE_OPERATOR)]
+
+
+def listing(uses: Iterable[ApiUse]) -> str:
+    return "\n".join(f"  {u.group or 'core'}/{u.resource} {u.verb}  ({u.where})" for u in sorted(set(uses)))
+
+
+def test_controller_source_uses_only_declared_permissions() -> None:
+    missing = [u for u in operator_uses() if not allowed(u.group, u.resource, u.verb)]
+    assert missing == [], "add to controller/kube/permissions.py (and the chart, config/rbac):\n" + listing(missing)
+
+
+def test_every_declared_permission_is_used_by_the_operator() -> None:
+    """Least privilege: a grant no operator call needs is removed, not kept "just in case"."""
+    used = {(u.group, u.resource, u.verb) for u in operator_uses()}
+    unused = [
+        f"  {p.group or 'core'}/{p.resource} {verb}  ({p.why})"
+        for p in PERMISSIONS
+        for verb in p.verbs
+        if (p.group, p.resource, verb) not in used
+    ]
+    assert unused == [], (
+        "declared in controller/kube/permissions.py but no operator code uses it; remove it (and from the "
+        "chart, config/rbac), or teach tests/ship/api_calls.py the call it misses:\n" + "\n".join(unused)
     )
+
+
+def test_user_roles_cover_what_the_cli_does(tools: K8sTools) -> None:
+    """``greenlane get|list|promote…`` run as the human: rollout-operator must allow all of it, rollout-viewer
+    the reads (``get``/``list``). The CLI reads rollouts through RolloutClient (operator code, whose
+    get/list the scan attributes to the operator), so those two are named here; the rest is scanned."""
+    through_rollout_client = {("greenlane.dev", "bluegreenrollouts", v) for v in ("get", "list")}
+    cli = {(u.group, u.resource, u.verb) for u in controller_scan().uses if u.where.startswith(CLI)}
+    assert ("greenlane.dev", "bluegreenrollouts", "patch") in cli, "the scanner no longer sees send_command"
+    needs = cli | through_rollout_client
+    reads = {t for t in needs if t[2] in ("get", "list", "watch")}
+    for objects in (helm_template(tools), documents((REPO / "config/rbac/user_roles.yaml").read_text())):
+        roles = {r["metadata"]["name"].removeprefix("greenlane-"): r for r in of_kind(objects, "ClusterRole")}
+        operator = set(rule_triples(roles["rollout-operator"]["rules"]))
+        viewer = set(rule_triples(roles["rollout-viewer"]["rules"]))
+        assert needs - operator == set(), "rollout-operator lacks what the CLI uses"
+        assert reads - viewer == set(), "rollout-viewer lacks what `greenlane get/list` read"
 
 
 def scan(code: str) -> set[Triple]:
@@ -198,6 +245,50 @@ def test_scanner_reads_raw_object_refs_like_the_routers() -> None:
             def set_weight(self, green):
                 return update(self._api, self._ref, mutate, self._retry)
     """) == {("gateway.networking.k8s.io", p, v) for p in ("httproutes", "grpcroutes") for v in ("get", "update")}
+
+
+def test_scanner_follows_a_list_function_into_a_watcher() -> None:
+    """The shape of controller/kube/{watcher,manager}.py: the watch happens in another class."""
+    assert scan("""
+        from kubernetes import client, watch
+        class Watcher:
+            def __init__(self, name, list_fn, on_object):
+                self._list = list_fn
+            def _watch(self, version):
+                for event in watch.Watch().stream(self._list, resource_version=version):
+                    pass
+        def watcher(api, namespace):
+            custom = client.CustomObjectsApi(api)
+            def list_fn(**kwargs):
+                return custom.list_namespaced_custom_object("greenlane.dev", "v1", namespace, "bluegreenrollouts")
+            pods = Watcher("pods", client.CoreV1Api(api).list_namespaced_pod, print)
+            sets = Watcher("sets", lambda **kw: client.AppsV1Api(api).list_replica_set_for_all_namespaces(), print)
+            return Watcher("rollouts", list_fn=list_fn, on_object=print)
+        def not_watched(api):
+            client.CoreV1Api(api).list_namespaced_secret("ns")
+    """) == {
+        ("greenlane.dev", "bluegreenrollouts", "list"),
+        ("greenlane.dev", "bluegreenrollouts", "watch"),
+        ("", "pods", "list"),
+        ("", "pods", "watch"),
+        ("apps", "replicasets", "list"),
+        ("apps", "replicasets", "watch"),
+        ("", "secrets", "list"),
+    }
+
+
+def test_scanner_attributes_raw_scale_requests_to_the_subresource() -> None:
+    """The shape of controller/routing/replicas.py: only /scale is read and written, never the Deployment."""
+    assert scan("""
+        class ReplicaRatioRouter:
+            def __init__(self, api_client, namespace, blue):
+                self._api = KubeApi(api_client)
+                self._blue = ObjectRef("apps/v1", "deployments", "Deployment", namespace, blue)
+            def _scale(self, ref, replicas):
+                scale = self._api.get(ref, "scale")
+                scale.setdefault("spec", {}).update({"replicas": replicas})  # dict.update: no API call
+                self._api.replace(ref, scale, "scale")
+    """) == {("apps", "deployments/scale", "get"), ("apps", "deployments/scale", "update")}
 
 
 def test_scanner_reports_what_it_cannot_resolve_and_honours_pragmas() -> None:
