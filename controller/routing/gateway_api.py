@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from controller.routing.base import RouterError
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
@@ -23,10 +22,12 @@ from controller.routing.kube_common import (
     update,
     verified,
 )
+from controller.routing.selection import Entries, blue_green, choose, label
 
 API_VERSION = "gateway.networking.k8s.io/v1"
 RouteKind = Literal["HTTPRoute", "GRPCRoute"]
 _PLURALS: dict[str, str] = {"HTTPRoute": "httproutes", "GRPCRoute": "grpcroutes"}
+_RULES = Entries(field="spec.rules", entry="rule", reaching="reference", through="backendRefs")
 
 
 class GatewayRouteRouter:
@@ -56,7 +57,7 @@ class GatewayRouteRouter:
         return f"{self._ref}{rule} ({self._blue} -> {self._green})"
 
     def get_weight(self) -> int:
-        rule = self._locate(fetch(self._api, self._ref))[1]
+        rule = self._locate(fetch(self._api, self._ref))
         green = self._pair(rule)[1]
         total = sum(_weight(ref) for ref in rule["backendRefs"])
         return percent(_weight(rule["backendRefs"][green]), total)
@@ -65,7 +66,7 @@ class GatewayRouteRouter:
         check_weight(green)
 
         def mutate(route: Json) -> Json:
-            _, rule = self._locate(route)
+            rule = self._locate(route)
             blue_at, green_at = self._pair(rule)
             rule["backendRefs"][green_at]["weight"] = green
             rule["backendRefs"][blue_at]["weight"] = 100 - green
@@ -74,35 +75,20 @@ class GatewayRouteRouter:
         update(self._api, self._ref, mutate, self._retry)
         return verified(self.describe(), green, self.get_weight())
 
-    def _locate(self, route: Json) -> tuple[int, Json]:
+    def _locate(self, route: Json) -> Json:
         """The rule to steer: by name when configured, else the one rule naming both Services."""
         rules = (route.get("spec") or {}).get("rules") or []
-        if self._rule is not None:
-            for index, rule in enumerate(rules):
-                if rule.get("name") == self._rule:
-                    return index, rule
-            raise RouterError(f"{self._ref}: spec.rules has no rule named {self._rule!r}")
-        matching = [
-            (i, r) for i, r in enumerate(rules) if self._indexes(r, self._blue) and self._indexes(r, self._green)
-        ]
-        if len(matching) != 1:
-            found = "no rule" if not matching else f"{len(matching)} rules"
-            raise RouterError(
-                f"{self._ref}: {found} in spec.rules reference both Services "
-                f"{self._blue!r} and {self._green!r} in backendRefs; name the rule to steer"
-            )
-        return matching[0]
+        return choose(self._ref, _RULES, rules, self._rule, (self._blue, self._green), self._indexes)
 
     def _pair(self, rule: Json) -> tuple[int, int]:
         """Indexes of blue's and green's backendRef; exactly one each, or the rule is not ours."""
-        found = []
-        for service in (self._blue, self._green):
-            indexes = self._indexes(rule, service)
-            if len(indexes) != 1:
-                problem = "does not reference" if not indexes else "references more than once"
-                raise RouterError(f"{self._ref}: rule {_rule_label(rule)} backendRefs {problem} Service {service!r}")
-            found.append(indexes[0])
-        return found[0], found[1]
+        return blue_green(
+            (self._blue, self._green),
+            lambda service: self._indexes(rule, service),
+            where=f"{self._ref}: rule {label(rule)} backendRefs",
+            missing="does not reference",
+            repeated="references more than once",
+        )
 
     def _indexes(self, rule: Json, service: str) -> list[int]:
         return [i for i, ref in enumerate(rule.get("backendRefs") or []) if self._is_service(ref, service)]
@@ -119,7 +105,3 @@ class GatewayRouteRouter:
 def _weight(ref: Json) -> int:
     weight = ref.get("weight", 1)
     return weight if isinstance(weight, int) and weight >= 0 else 0
-
-
-def _rule_label(rule: Json) -> str:
-    return repr(rule["name"]) if rule.get("name") else "(unnamed)"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from controller.routing.base import RouterError
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
@@ -23,6 +22,9 @@ from controller.routing.kube_common import (
     update,
     verified,
 )
+from controller.routing.selection import Entries, blue_green, choose, label
+
+_ROUTES = Entries(field="spec.http", entry="route", reaching="route to")
 
 
 class IstioRouter:
@@ -73,32 +75,17 @@ class IstioRouter:
     def _locate(self, vs: Json) -> Json:
         """The HTTP route to steer: by name when configured, else the one naming both Services."""
         routes: list[Json] = (vs.get("spec") or {}).get("http") or []
-        if self._route is not None:
-            for route in routes:
-                if route.get("name") == self._route:
-                    return route
-            raise RouterError(f"{self._ref}: spec.http has no route named {self._route!r}")
-        matching = [r for r in routes if self._indexes(r, self._blue) and self._indexes(r, self._green)]
-        if len(matching) != 1:
-            found = "no route" if not matching else f"{len(matching)} routes"
-            raise RouterError(
-                f"{self._ref}: {found} in spec.http route to both Services {self._blue!r} "
-                f"and {self._green!r}; name the route to steer"
-            )
-        return matching[0]
+        return choose(self._ref, _ROUTES, routes, self._route, (self._blue, self._green), self._indexes)
 
     def _pair(self, route: Json) -> tuple[int, int]:
-        found = []
-        for service in (self._blue, self._green):
-            indexes = self._indexes(route, service)
-            if len(indexes) != 1:
-                problem = "has no destination for" if not indexes else "has several destinations for"
-                label = repr(route["name"]) if route.get("name") else "(unnamed)"
-                raise RouterError(
-                    f"{self._ref}: spec.http route {label} {problem} Service {service!r} (route[].destination.host)"
-                )
-            found.append(indexes[0])
-        return found[0], found[1]
+        return blue_green(
+            (self._blue, self._green),
+            lambda service: self._indexes(route, service),
+            where=f"{self._ref}: spec.http route {label(route)}",
+            missing="has no destination for",
+            repeated="has several destinations for",
+            hint=" (route[].destination.host)",
+        )
 
     def _indexes(self, route: Json, service: str) -> list[int]:
         return [

@@ -24,6 +24,7 @@ from controller.routing.kube_common import (
     update,
     verified,
 )
+from controller.routing.selection import blue_green
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
 _SUFFIXES = {
@@ -102,14 +103,13 @@ class TrafficSplitRouter:
         return backends
 
     def _pair(self, backends: list[Json]) -> tuple[int, int]:
-        found = []
-        for service in (self._blue, self._green):
-            indexes = [i for i, b in enumerate(backends) if b.get("service") == service]
-            if len(indexes) != 1:
-                problem = "does not list" if not indexes else "lists more than once"
-                raise RouterError(f"{self._ref}: spec.backends {problem} Service {service!r}")
-            found.append(indexes[0])
-        return found[0], found[1]
+        return blue_green(
+            (self._blue, self._green),
+            lambda service: [i for i, b in enumerate(backends) if b.get("service") == service],
+            where=f"{self._ref}: spec.backends",
+            missing="does not list",
+            repeated="lists more than once",
+        )
 
     def _weight(self, backend: Json) -> Fraction:
         try:
