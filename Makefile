@@ -55,7 +55,7 @@ e2e: system-deps setup
 	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 # Figures, not assertions: decide() throughput, reconcile duration and controller memory with
-# BENCH_ROLLOUTS rollouts in the emulator (about 3 minutes), then the detection sweep (several minutes more;
+# BENCH_ROLLOUTS rollouts in the emulator (5–8 minutes on 2 cores), then the detection sweep (several minutes more;
 # BENCH_DETECTION=0 skips it).
 bench: system-deps setup
 	$(BIN)/python -m tests.bench.core
