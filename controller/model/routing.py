@@ -1,0 +1,108 @@
+"""Traffic-router blocks of a rollout spec: exactly one names the object greenlane steers.
+
+Each block carries only what ``ROUTERS.md`` says its router needs; which Services it splits between
+comes from the tracks, and is checked against the router in ``RolloutSpec``.
+"""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field, model_validator
+
+from controller.model.base import DnsLabel, FieldProblem, Model
+
+
+class GatewayAPIRouting(Model):
+    http_route: DnsLabel | None = None
+    grpc_route: DnsLabel | None = None
+    rule: str | None = Field(
+        default=None, description="Rule name; default: the rule whose backendRefs name both Services."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.httpRoute) != has(self.grpcRoute)",
+                    "message": "set exactly one of httpRoute or grpcRoute",
+                }
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _one_route(self) -> GatewayAPIRouting:
+        if (self.http_route is None) == (self.grpc_route is None):
+            raise FieldProblem((), "set exactly one of httpRoute or grpcRoute", self.to_wire())
+        return self
+
+
+class IstioRouting(Model):
+    virtual_service: DnsLabel
+    route: str | None = Field(default=None, description="Route name; default: the single unnamed HTTP route.")
+
+
+class SMIRouting(Model):
+    traffic_split: DnsLabel
+
+
+class NginxRouting(Model):
+    ingress: DnsLabel = Field(description="The main (blue) Ingress; greenlane manages a canary copy of it.")
+    canary_ingress: DnsLabel | None = Field(
+        default=None, description="Name of the canary Ingress; default <ingress>-canary."
+    )
+
+
+class ReplicasRouting(Model):
+    total_replicas: int | None = Field(
+        default=None, ge=1, description="Replicas shared by both tracks; default: blue's replicas at start."
+    )
+
+
+class HAProxyRouting(Model):
+    socket: str = Field(min_length=1, description="Path of HAProxy's stats socket with 'level admin'.")
+    backend: str = Field(min_length=1)
+    blue_server: str = Field(min_length=1)
+    green_server: str = Field(min_length=1)
+
+
+ROUTERS: tuple[str, ...] = ("gatewayAPI", "istio", "smi", "nginx", "replicas", "haproxy")
+_ONE_ROUTER_CEL = " + ".join(f"(has(self.{r}) ? 1 : 0)" for r in ROUTERS) + " == 1"
+
+
+class TrafficRouting(Model):
+    """Exactly one router; each knows how to read and write green's share on its own object."""
+
+    gateway_api: GatewayAPIRouting | None = Field(default=None, alias="gatewayAPI")
+    istio: IstioRouting | None = None
+    smi: SMIRouting | None = None
+    nginx: NginxRouting | None = None
+    replicas: ReplicasRouting | None = None
+    haproxy: HAProxyRouting | None = None
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {"rule": _ONE_ROUTER_CEL, "message": "set exactly one router: " + ", ".join(ROUTERS)}
+            ]
+        }
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TrafficRouting:
+        chosen = self.chosen()
+        if len(chosen) != 1:
+            raise FieldProblem((), f"set exactly one router of {', '.join(ROUTERS)}", chosen)
+        return self
+
+    def chosen(self) -> list[str]:
+        """Wire names of the routers that are set."""
+        return [name for name in ROUTERS if getattr(self, _python_name(name)) is not None]
+
+    @property
+    def kind(self) -> str:
+        """Wire name of the one configured router, e.g. ``gatewayAPI``."""
+        return self.chosen()[0]
+
+
+def _python_name(wire: str) -> str:
+    return "gateway_api" if wire == "gatewayAPI" else wire
