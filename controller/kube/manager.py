@@ -56,7 +56,10 @@ class Manager:
         )
         events = EventRecorder(api, clock, instance=config.identity)
         self.reconciler = Reconciler(api, clock, events, self.metrics, self.is_leader, config.prometheus_url)
-        self.watchers = [self._watcher(ns) for ns in (config.namespaces or (None,))]
+        scopes = config.namespaces or (None,)
+        self.watchers = [*(self._watcher(ns) for ns in scopes), *(self._deployment_watcher(ns) for ns in scopes)]
+        self._by_deployment: dict[tuple[str, str], set[str]] = {}
+        self._index_lock = threading.Lock()
 
     def is_leader(self) -> bool:
         return self.elector is None or self.elector.is_leader()
@@ -71,15 +74,41 @@ class Manager:
 
         return Watcher(f"rollouts/{namespace or '*'}", list_fn, self._on_rollout, self.clock, on_synced=self.synced.set)
 
+    def _deployment_watcher(self, namespace: str | None) -> Watcher:
+        """Readiness and a new pod-template-hash show on the Deployment: look at its rollouts at once."""
+        apps = k8s.AppsV1Api(self.api)
+
+        def list_fn(**kwargs: object) -> object:
+            if namespace is None:
+                return apps.list_deployment_for_all_namespaces(**kwargs)
+            return apps.list_namespaced_deployment(namespace, **kwargs)
+
+        return Watcher(f"deployments/{namespace or '*'}", list_fn, self._on_deployment, self.clock)
+
     def _on_rollout(self, obj: Json, deleted: bool) -> None:
         meta = obj.get("metadata", {})
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
+        namespace, key = meta.get("namespace"), f"{meta.get('namespace')}/{meta.get('name')}"
+        spec = obj.get("spec") or {}
+        names = {(spec.get(track) or {}).get("deployment") for track in ("blue", "green")}
+        with self._index_lock:
+            for keys in self._by_deployment.values():
+                keys.discard(key)
+            if not deleted:
+                for name in names - {None}:
+                    self._by_deployment.setdefault((str(namespace), str(name)), set()).add(key)
         if deleted:
             self.known.discard(key)
             self.queue.forget(key)
             return
         self.known.add(key)
         self.queue.add(key)
+
+    def _on_deployment(self, obj: Json, deleted: bool) -> None:
+        meta = obj.get("metadata") or {}
+        with self._index_lock:
+            keys = set(self._by_deployment.get((str(meta.get("namespace")), str(meta.get("name"))), ()))
+        for key in keys:
+            self.queue.add(key)
 
     def run(self) -> None:
         servers = [

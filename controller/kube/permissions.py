@@ -67,7 +67,12 @@ PERMISSIONS: tuple[Permission, ...] = (
         "watch rollouts (list+watch), read one per reconcile; commands are annotations the CLI writes",
     ),
     Permission(GROUP, "bluegreenrollouts/status", ("update",), "all progress lives in status, replaced per reconcile"),
-    Permission("apps", "deployments", ("get",), "the blue and green tracks: availability, pod template"),
+    Permission(
+        "apps",
+        "deployments",
+        ("get", "list", "watch"),
+        "the blue and green tracks: availability, pod template; watched to react at once",
+    ),
     Permission(
         "apps",
         "deployments/scale",

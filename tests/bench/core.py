@@ -84,18 +84,24 @@ def main(seconds: float) -> None:
         "p99 regression at step 2, rolled back": (lambda t: ok if t < 12 else bad, 400),
         "Prometheus outage, holding": (lambda t: ok if t < 6 else down, 120),
     }
-    print(f"decide() on the sample rollout ({len(spec.steps)} steps, {len(spec.analysis.checks)} checks), "
-          f"{seconds:g}s per stream")
+    print(
+        f"decide() on the sample rollout ({len(spec.steps)} steps, {len(spec.analysis.checks)} checks), "
+        f"{seconds:g}s per stream"
+    )
     total_calls, total_time = 0, 0.0
     for label, (results, ticks) in streams.items():
         calls, phase = record(spec, results, ticks)
         evaluated = sum(c.observations.results is not None for c in calls)
         n, elapsed = replay(spec, calls, seconds)
         total_calls, total_time = total_calls + n, total_time + elapsed
-        print(f"  {label:<44} {len(calls):>3} calls ({evaluated} with results, ends {phase:<10}) "
-              f"{n / elapsed:>8,.0f} calls/s  {elapsed / n * 1e6:6.1f} us/call")
-    print(f"  {'all streams':<44} {'':>48}{total_calls / total_time:>8,.0f} calls/s  "
-          f"{total_time / total_calls * 1e6:6.1f} us/call")
+        print(
+            f"  {label:<44} {len(calls):>3} calls ({evaluated} with results, ends {phase:<10}) "
+            f"{n / elapsed:>8,.0f} calls/s  {elapsed / n * 1e6:6.1f} us/call"
+        )
+    print(
+        f"  {'all streams':<44} {'':>48}{total_calls / total_time:>8,.0f} calls/s  "
+        f"{total_time / total_calls * 1e6:6.1f} us/call"
+    )
 
 
 if __name__ == "__main__":

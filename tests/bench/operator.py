@@ -184,7 +184,7 @@ def seed(kube: RunningEmulator, count: int, prometheus: str, expect_python: bool
 def kind_of(path: str) -> str:
     """``bluegreenrollouts/status`` from ``/apis/…/namespaces/NS/bluegreenrollouts/NAME/status``."""
     parts = path.strip("/").split("/")
-    after = parts[parts.index("namespaces") + 2:] if "namespaces" in parts else parts[-1:]
+    after = parts[parts.index("namespaces") + 2 :] if "namespaces" in parts else parts[-1:]
     return after[0] + ("/" + after[2] if len(after) > 2 else "")
 
 
@@ -201,11 +201,15 @@ def phases(kube: RunningEmulator, count: int) -> str:
 
 def summary(samples: list[float]) -> str:
     ordered = sorted(samples)
+
     def at(q: float) -> float:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
     ms = 1000.0
-    return (f"n={len(ordered):<4d} p50 {at(0.5) * ms:7.1f} ms  p95 {at(0.95) * ms:7.1f} ms  "
-            f"max {ordered[-1] * ms:7.1f} ms  mean {statistics.fmean(ordered) * ms:6.1f} ms")
+    return (
+        f"n={len(ordered):<4d} p50 {at(0.5) * ms:7.1f} ms  p95 {at(0.95) * ms:7.1f} ms  "
+        f"max {ordered[-1] * ms:7.1f} ms  mean {statistics.fmean(ordered) * ms:6.1f} ms"
+    )
 
 
 # -- 1. in process -------------------------------------------------------------------------------
@@ -235,13 +239,16 @@ def bench_in_process(count: int, rounds: int, prometheus: str, expect_python: bo
                     cpu.append(time.thread_time() - c0)  # this thread only: not the emulator's
                     wall.append(time.perf_counter() - t0)
                     after.append(30.0 if wake is None else min(wake, 30.0))
-                evaluated = sum(bool((kube.get(*BGR, *names(i)) or {}).get("status", {}).get("checks"))
-                                for i in range(count))
+                evaluated = sum(
+                    bool((kube.get(*BGR, *names(i)) or {}).get("status", {}).get("checks")) for i in range(count)
+                )
                 label = f"round {r + 1} (t+{clock.monotonic():.0f}s)"
                 print(f"{label:<16} wall {summary(wall)}")
-                print(f"{'':<16} CPU  {summary(cpu)}  "
-                      f"{(len(kube.requests()) - served) / count:.1f} API requests/reconcile, "
-                      f"{evaluated} with check results, phases: {phases(kube, count)}")
+                print(
+                    f"{'':<16} CPU  {summary(cpu)}  "
+                    f"{(len(kube.requests()) - served) / count:.1f} API requests/reconcile, "
+                    f"{evaluated} with check results, phases: {phases(kube, count)}"
+                )
                 if r:
                     steady += wall
                     steady_cpu += cpu
@@ -257,14 +264,18 @@ def bench_in_process(count: int, rounds: int, prometheus: str, expect_python: bo
 
 # -- 2. the greenlane run process ----------------------------------------------------------------
 def write_kubeconfig(url: str, path: Path) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "current-context": "emu",
-        "clusters": [{"name": "emu", "cluster": {"server": url}}],
-        "users": [{"name": "bench", "user": {}}],
-        "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "bench"}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "emu",
+                "clusters": [{"name": "emu", "cluster": {"server": url}}],
+                "users": [{"name": "bench", "user": {}}],
+                "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "bench"}}],
+            }
+        )
+    )
     return path
 
 
@@ -279,7 +290,7 @@ def rss_kib(pid: int) -> dict[str, int]:
 
 def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    parts = stat[stat.rindex(")") + 2:].split()
+    parts = stat[stat.rindex(")") + 2 :].split()
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
@@ -335,11 +346,26 @@ def bench_process(count: int, prometheus: str, expect_python: bool, settle: floa
         with log_path.open("w") as log:
             started = time.monotonic()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "controller", "run", "--kubeconfig", str(kubeconfig), "--all-namespaces",
-                 "--no-leader-elect", "--metrics-addr", f"127.0.0.1:{metrics_port}",
-                 "--health-addr", f"127.0.0.1:{health_port}", "--prometheus-url", prometheus,
-                 "--workers", str(workers)],
-                stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "controller",
+                    "run",
+                    "--kubeconfig",
+                    str(kubeconfig),
+                    "--all-namespaces",
+                    "--no-leader-elect",
+                    "--metrics-addr",
+                    f"127.0.0.1:{metrics_port}",
+                    "--health-addr",
+                    f"127.0.0.1:{health_port}",
+                    "--prometheus-url",
+                    prometheus,
+                    "--workers",
+                    str(workers),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
             ready_after = _wait_ready(proc, health_port, started)
@@ -354,8 +380,10 @@ def bench_process(count: int, prometheus: str, expect_python: bool, settle: floa
             if remaining:
                 print(f"!! {len(remaining)} rollouts without status after {status_after:.1f}s")
             else:
-                print(f"every rollout has a status {status_after:.2f}s after start "
-                      f"({status_after - ready_after:.2f}s after ready)")
+                print(
+                    f"every rollout has a status {status_after:.2f}s after start "
+                    f"({status_after - ready_after:.2f}s after ready)"
+                )
             at_status = rss_kib(proc.pid)
             print(f"RSS when all have a status: {at_status['VmRSS'] / 1024:.1f} MiB")
             time.sleep(max(0.0, started + settle - time.monotonic()))
@@ -364,15 +392,21 @@ def bench_process(count: int, prometheus: str, expect_python: bool, settle: floa
             text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
             buckets, total, n = histogram(text, "greenlane_reconcile_duration_seconds")
             errors = re.findall(r'greenlane_reconcile_duration_seconds_count\{result="error"\} (\S+)', text)
-            print(f"after {settle:.0f}s: RSS {memory['VmRSS'] / 1024:.1f} MiB (peak {memory['VmHWM'] / 1024:.1f} MiB), "
-                  f"{memory['Threads']} threads, CPU {cpu:.1f}s ({cpu / settle * 100:.0f}% of one core)")
+            print(
+                f"after {settle:.0f}s: RSS {memory['VmRSS'] / 1024:.1f} MiB (peak {memory['VmHWM'] / 1024:.1f} MiB), "
+                f"{memory['Threads']} threads, CPU {cpu:.1f}s ({cpu / settle * 100:.0f}% of one core)"
+            )
             if n:
-                print(f"/metrics greenlane_reconcile_duration_seconds: {n:.0f} reconciles "
-                      f"(errors {errors[0] if errors else 0}), mean {total / n * 1000:.1f} ms, "
-                      f"p50 ~{bucket_quantile(0.5, buckets) * 1000:.0f} ms, "
-                      f"p95 ~{bucket_quantile(0.95, buckets) * 1000:.0f} ms, max {upper_bound_of_max(buckets)}")
-                print("  buckets (le: cumulative): " + ", ".join(
-                    f"{'+Inf' if b == float('inf') else f'{b:g}'}: {c:.0f}" for b, c in buckets))
+                print(
+                    f"/metrics greenlane_reconcile_duration_seconds: {n:.0f} reconciles "
+                    f"(errors {errors[0] if errors else 0}), mean {total / n * 1000:.1f} ms, "
+                    f"p50 ~{bucket_quantile(0.5, buckets) * 1000:.0f} ms, "
+                    f"p95 ~{bucket_quantile(0.95, buckets) * 1000:.0f} ms, max {upper_bound_of_max(buckets)}"
+                )
+                print(
+                    "  buckets (le: cumulative): "
+                    + ", ".join(f"{'+Inf' if b == float('inf') else f'{b:g}'}: {c:.0f}" for b, c in buckets)
+                )
             print(f"phases: {phases(kube, count)}")
         finally:
             stop(proc)
@@ -410,12 +444,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.operator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rollouts", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="in-process rounds through all rollouts (4: preflight, read-back, 2 evaluations)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=4,
+        help="in-process rounds through all rollouts (4: preflight, read-back, 2 evaluations)",
+    )
     parser.add_argument("--settle", type=float, default=60.0, help="seconds the process runs before RSS is read")
     parser.add_argument("--workers", type=int, default=4, help="greenlane run --workers (its default: 4)")
-    parser.add_argument("--expect-python", action="store_true",
-                        help="keep the sample's expectPython: rollouts wait in preflight (no python_info)")
+    parser.add_argument(
+        "--expect-python",
+        action="store_true",
+        help="keep the sample's expectPython: rollouts wait in preflight (no python_info)",
+    )
     parser.add_argument("--skip-process", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
     args = parser.parse_args(argv)

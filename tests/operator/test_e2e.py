@@ -127,6 +127,7 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
     with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log") as op:
         wait_for("promotion", lambda: env.status(ns).get("phase") == "Promoted", timeout=120)
         assert op.stop() == 0
+        assert "watch failed" not in op.output() and "reconcile failed" not in op.output(), op.output()
     watch.terminate()
     shown = watch.communicate(timeout=10)[0]
     assert env.weights(ns) == [0, 20, 50, 100]

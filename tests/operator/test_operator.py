@@ -209,6 +209,7 @@ def test_greenlane_run_process(kube: RunningEmulator, tmp_path: Path) -> None:
     lease = kube.get("coordination.k8s.io/v1", "leases", "greenlane-system", "greenlane-leader")
     assert lease is not None and not lease["spec"].get("holderIdentity"), "the lease must be released on SIGTERM"
     assert '"event": "operator stopped"' in output
+    assert "watch failed" not in output and "reconcile failed" not in output, output
 
 
 def test_run_rejects_bad_flags(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,7 +70,7 @@ controller/kube/permissions.py exactly: tests/ship/test_rbac.py renders this and
   verbs: ["update"]
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["get"]
+  verbs: ["get", "list", "watch"]
 - apiGroups: ["apps"]
   resources: ["deployments/scale"]
   verbs: ["get", "update", "patch"]
