@@ -12,7 +12,7 @@ import math
 import sys
 from typing import Any
 
-from controller.cli.validate import load_all
+from controller.cli.validate import add_file_arguments, file_names, load_all
 from controller.core.plan import SCRAPE_LAG_SECONDS, RolloutPlan, StepPlan, plan
 from controller.model.load import Loaded
 from controller.model.quantities import format_duration
@@ -25,16 +25,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="For each BlueGreenRollout: every step's weight, pause and earliest completion, the "
         "earliest promotion, and the worst-case time from a sustained breach to rollback.",
     )
-    parser.add_argument("files", nargs="*", metavar="FILE", help="manifest files (same as -f)")
-    parser.add_argument("-f", "--filename", action="append", default=[], metavar="FILE", dest="filenames")
+    add_file_arguments(parser)
     parser.add_argument("--json", action="store_true", help="machine-readable output (seconds)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    names = [*args.filenames, *args.files]
-    if not names:
-        print("greenlane plan: give at least one file (-f FILE, or - for stdin)", file=sys.stderr)
+    names = file_names(args, "plan")
+    if names is None:
         return 2
     loaded, problems = load_all(names)
     if args.json:

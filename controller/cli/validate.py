@@ -16,9 +16,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Validate BlueGreenRollout manifests (multi-document YAML; '-' reads stdin). "
         "Exit 0 when every resource is valid, 1 when any problem is found.",
     )
+    add_file_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_file_arguments(parser: argparse.ArgumentParser) -> None:
+    """``FILE …`` and ``-f FILE`` (repeatable, ``-`` for stdin), as kubectl users expect."""
     parser.add_argument("files", nargs="*", metavar="FILE", help="manifest files (same as -f)")
     parser.add_argument("-f", "--filename", action="append", default=[], metavar="FILE", dest="filenames")
-    parser.set_defaults(handler=run)
+
+
+def file_names(args: argparse.Namespace, command: str) -> list[str] | None:
+    """The files given, or None after printing a usage hint when there are none."""
+    names: list[str] = [*args.filenames, *args.files]
+    if not names:
+        print(f"greenlane {command}: give at least one file (-f FILE, or - for stdin)", file=sys.stderr)
+        return None
+    return names
 
 
 def read_sources(names: Iterable[str]) -> Iterable[tuple[str, str | Problem]]:
@@ -49,9 +63,8 @@ def load_all(names: Iterable[str]) -> tuple[list[Loaded], list[Problem]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    names = [*args.filenames, *args.files]
-    if not names:
-        print("greenlane validate: give at least one file (-f FILE, or - for stdin)", file=sys.stderr)
+    names = file_names(args, "validate")
+    if names is None:
         return 2
     loaded, problems = load_all(names)
     for item in loaded:
