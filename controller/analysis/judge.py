@@ -64,10 +64,12 @@ def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
     if kind == "max_slope":
         phrase = f"{name} slope {u.slope(g)}, limit {u.slope(limit)}"
         return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}")
+    threshold = f"slope <= blue {u.slope(limit)}"
     if b is None:
-        return Outcome(INCONCLUSIVE, f"{name} slope {u.slope(g)}; blue has no trend to compare with", g, None, "")
+        phrase = f"{name} slope {u.slope(g)}; blue has no trend to compare with"
+        return Outcome(INCONCLUSIVE, phrase, g, None, threshold)
     phrase = f"{name} slope {u.slope(g)} vs blue {u.slope(b)}; limit {u.slope(limit)} over blue"
-    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, f"slope <= blue {u.slope(limit)}")
+    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold)
 
 
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
