@@ -15,7 +15,7 @@ help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
 	@echo "make crd    - regenerate config/crd from the models"
 	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\")"
-	@echo "make e2e    - every demo scenario end to end (about 12 minutes)"
+	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
 
 setup: $(VENV)/.installed

@@ -8,6 +8,7 @@ aggregate, without aligning jittered timestamps across series.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections import defaultdict
@@ -22,7 +23,16 @@ MIN_SERIES_COVERAGE = 0.5
 """A series must cover half of the track's observed span to enter the trend (a pod restarted mid-window
 does not); young tracks (green started 12 minutes ago) are judged over what they have."""
 MIN_TREND_SPAN = 300.0
-"""Five minutes at least: shorter spans mistake the GC sawtooth for a trend."""
+"""Five minutes at least for the usual half-hour windows: shorter spans mistake the GC sawtooth for a trend."""
+
+
+def min_trend_span(window: float) -> float:
+    """The least span of data a trend is judged over: five minutes, or the check's whole window if shorter.
+
+    The author who sets a 90 s window (a sandbox scraping every second) asks for that window's trend; a
+    default 30-minute window still waits for five minutes of data.
+    """
+    return min(MIN_TREND_SPAN, window)
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,13 @@ def _finite(series: Series) -> list[tuple[float, float]]:
     return [(t, v) for t, v in series.points if math.isfinite(v)]
 
 
-def summarize(series: Sequence[Series], aggregation: Aggregation, window: float, slope: bool) -> Summary:
-    """Level (window average) and slope of a track from raw samples; None where there is nothing to judge."""
+def summarize(
+    series: Sequence[Series], aggregation: Aggregation, window: float, slope: bool, *, at: float | None = None
+) -> Summary:
+    """Level (window average) and slope of a track from raw samples; None where there is nothing to judge.
+
+    ``window`` is the span judged, ending at ``at`` (default: the last sample).
+    """
     by_pod: dict[str, list[list[tuple[float, float]]]] = defaultdict(list)
     for s in series:
         points = _finite(s)
@@ -50,17 +65,36 @@ def summarize(series: Sequence[Series], aggregation: Aggregation, window: float,
         return Summary(None, None, 0, len(series))
     pod_levels = [sum(statistics.fmean(v for _, v in p) for p in group) for group in by_pod.values()]
     level = statistics.fmean(pod_levels) if aggregation == "per-pod" else sum(pod_levels)
-    trend = _trend(list(by_pod.values()), aggregation, window) if slope else None
+    trend = _trend(list(by_pod.values()), aggregation, window, at) if slope else None
     return Summary(level, trend, samples, len(series))
 
 
-def _trend(groups: list[list[list[tuple[float, float]]]], aggregation: Aggregation, window: float) -> float | None:
+def _covered(points: list[tuple[float, float]], start: float, end: float) -> float:
+    """Seconds of the window ``[start, end]`` a series covers.
+
+    A series whose first (last) sample lies within one of its scrape intervals of the window's edge covers
+    the window up to that edge: a range selector over a window of W seconds scraped every s seconds returns
+    samples spanning only W - s or so, and a full window must count as full. A pod that started (or died)
+    inside the window covers only the time between its samples.
+    """
+    if len(points) < 2:
+        return 0.0
+    spacing = statistics.median(b[0] - a[0] for a, b in itertools.pairwise(points))
+    lo = start if points[0][0] - start <= spacing else points[0][0]
+    hi = end if end - points[-1][0] <= spacing else points[-1][0]
+    return max(hi - lo, span_of(points))
+
+
+def _trend(
+    groups: list[list[list[tuple[float, float]]]], aggregation: Aggregation, window: float, at: float | None
+) -> float | None:
     first = min(p[0][0] for group in groups for p in group)
     last = max(p[-1][0] for group in groups for p in group)
-    needed = max(MIN_TREND_SPAN, min(window, last - first) * MIN_SERIES_COVERAGE)
+    end = last if at is None else at
+    needed = max(min_trend_span(window), min(window, last - first) * MIN_SERIES_COVERAGE)
     slopes: list[float] = []
     for group in groups:
-        usable = [p for p in group if span_of(p) >= needed]
+        usable = [p for p in group if _covered(p, end - window, end) >= needed]
         fitted = [theil_sen(p) for p in usable]
         known = [s for s in fitted if s is not None]
         if known:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.analysis.aggregate import MIN_TREND_SPAN
+from controller.analysis.aggregate import min_trend_span
 from controller.analysis.judge import combine, outcomes
 from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, served_requests
 from controller.analysis.plan import Plan, plan_for
@@ -23,8 +23,6 @@ from controller.model.spec import Check, RolloutSpec
 
 MIN_LEVEL_SPAN = 60.0
 """Level checks need a minute of post-warm-up data (a few scrapes) to say anything."""
-MIN_SLOPE_SPAN = MIN_TREND_SPAN
-"""Trend checks need five minutes of post-warm-up data; shorter spans mistake the GC sawtooth for a trend."""
 
 
 @dataclass(frozen=True)
@@ -113,7 +111,8 @@ def evaluate_check(check: Check, ctx: Context) -> CheckResult:
 def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
     name = plan.check.name
     span = plan.window if ctx.warmup_until is None else min(plan.window, ctx.at - ctx.warmup_until)
-    needed = MIN_SLOPE_SPAN if plan.needs_slope else MIN_LEVEL_SPAN
+    # Trend checks need five minutes of post-warm-up data, or their whole window when it is shorter.
+    needed = min_trend_span(plan.window) if plan.needs_slope else MIN_LEVEL_SPAN
     if span < needed:
         return CheckResult(
             name,

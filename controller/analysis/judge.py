@@ -10,10 +10,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from controller.analysis.aggregate import min_trend_span
 from controller.analysis.measure import Measurement
 from controller.analysis.plan import Plan
 from controller.analysis.units import Unit
 from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult, Verdict
+from controller.model.quantities import format_duration
 
 
 @dataclass(frozen=True)
@@ -55,16 +57,19 @@ def _level(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
     return Outcome(PASS if increase <= limit else FAIL, phrase, g, b, f"<= blue {u.delta(limit)}")
 
 
-def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None) -> Outcome:
+def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
     if g is None:
-        return Outcome(INCONCLUSIVE, f"{name} slope unknown: no series spans the 5 minutes a trend needs", None, b, "")
+        phrase = f"{name} slope unknown: no series spans the {format_duration(needed)} a trend needs"
+        return Outcome(INCONCLUSIVE, phrase, None, b, "")
     if kind == "max_slope":
         phrase = f"{name} slope {u.slope(g)}, limit {u.slope(limit)}"
         return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}")
+    threshold = f"slope <= blue {u.slope(limit)}"
     if b is None:
-        return Outcome(INCONCLUSIVE, f"{name} slope {u.slope(g)}; blue has no trend to compare with", g, None, "")
+        phrase = f"{name} slope {u.slope(g)}; blue has no trend to compare with"
+        return Outcome(INCONCLUSIVE, phrase, g, None, threshold)
     phrase = f"{name} slope {u.slope(g)} vs blue {u.slope(b)}; limit {u.slope(limit)} over blue"
-    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, f"slope <= blue {u.slope(limit)}")
+    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold)
 
 
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
@@ -73,8 +78,11 @@ def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[O
         slope = kind in ("max_slope", "max_slope_over_blue")
         g = green.slope if slope else green.level
         b = None if blue is None else (blue.slope if slope else blue.level)
-        judge = _slope if slope else _level
-        out.append(judge(plan.check.name, plan.unit, kind, limit=limit, g=g, b=b))
+        if slope:
+            needed = min_trend_span(plan.window)
+            out.append(_slope(plan.check.name, plan.unit, kind, limit=limit, g=g, b=b, needed=needed))
+        else:
+            out.append(_level(plan.check.name, plan.unit, kind, limit=limit, g=g, b=b))
     return out
 
 

@@ -68,7 +68,7 @@ def measure(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: 
     template = plan.template
     if template is not None and template.raw is not None:
         raw = source.instant(render(template.raw, values), at)
-        summary = summarize(raw, template.aggregation, span, plan.needs_slope)
+        summary = summarize(raw, template.aggregation, span, plan.needs_slope, at=at)
         return Measurement(summary.level, summary.slope, None, summary.samples)
     query = plan.level_query
     assert query is not None

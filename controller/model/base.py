@@ -7,6 +7,7 @@ the wire and snake_case in Python, and is immutable so that the pure core cannot
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
@@ -62,7 +63,9 @@ def _rate_per_second(value: Any) -> float:
 
 
 def _format_rate(per_second: float) -> str:
-    return f"{per_second * 3600:g}/h"
+    """Per hour in plain decimals: the slope pattern has no exponents, so ``5Mi/min`` must not become
+    ``3.14573e+08/h`` (which would not parse back)."""
+    return f"{Decimal(f'{per_second * 3600:.12g}'):f}/h"
 
 
 DnsLabel = Annotated[

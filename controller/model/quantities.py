@@ -80,6 +80,8 @@ def format_rate(per_second: float, binary: bool = False) -> str:
             if abs(per_hour) >= size:
                 return f"{per_hour / size:+.1f} {suffix}B/h"
         return f"{per_hour:+.0f} B/h"
+    if abs(per_hour) >= 100:  # whole counts, never exponent notation (+3600/h, not +3.6e+03/h)
+        return f"{per_hour:+.0f}/h"
     return f"{per_hour:+.3g}/h"
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.analysis import PrometheusSource, SourceUnavailable, evaluate, python_versions
+from controller.analysis.plan import plan_for
+from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
 from controller.core.actions import EmitEvent, SetWeight
 from controller.core.decide import decide
@@ -63,9 +65,12 @@ class DemoResult:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
 
-def _fmt(value: float | None) -> str:
+def _fmt(value: float | None, unit: Unit | None = None, threshold: str = "") -> str:
+    """A check's green or blue value as the live view shows it; slopes per hour (``+1.7 GiB/h``)."""
     if value is None:
         return "-"
+    if unit is not None:
+        return unit.slope(value) if threshold.startswith("slope") else unit.value(value)
     magnitude = abs(value)
     if magnitude >= 1e6:
         return f"{value / 2**20:.0f}Mi"
@@ -112,6 +117,7 @@ class Demo:
         self.timeout_s = timeout_s or TIMEOUT_S[speed]
         self._outage_until: float | None = None
         self._outage_done = False
+        self._units: dict[str, Unit] = {}
         green_expect = "3.12"
         if scenario.wrong_python:
             green_expect = "3.11"
@@ -133,6 +139,7 @@ class Demo:
     # ---- the loop ------------------------------------------------------------------------------
     def _drive(self, sb: Sandbox) -> DemoResult:
         spec = build_spec(sb.router_spec(), self.speed)
+        self._units = {c.name: plan_for(c).unit for c in spec.analysis.checks}
         router = sb.router()
         source = PrometheusSource(sb.prometheus_url, timeout=2.0)
         result = DemoResult(
@@ -322,7 +329,9 @@ class Demo:
         for r in results:
             mark = {"Pass": "ok", "Fail": "FAIL", "Inconclusive": "??"}[r.verdict]
             limit = f" ({r.threshold})" if r.threshold else ""
-            parts.append(f"{r.name} {mark} {_fmt(r.green)}/{_fmt(r.blue)}{limit}")
+            unit = self._units.get(r.name)
+            green, blue = _fmt(r.green, unit, r.threshold), _fmt(r.blue, unit, r.threshold)
+            parts.append(f"{r.name} {mark} {green}/{blue}{limit}")
         self.out(f"[step {status.current_step + 1}/{len(spec.steps)} green {status.weight}%] " + " | ".join(parts))
 
     def _summary(self, result: DemoResult, sb: Sandbox) -> None:
@@ -348,7 +357,12 @@ class Demo:
             f"  {'threshold':<28}verdict"
         )
         for name, c in last.items():
-            self.out(f"{name:<16}{_fmt(c['green']):>22}{_fmt(c['blue']):>22}  {c['threshold']:<28}{c['verdict']}")
+            unit, threshold = self._units.get(name), c["threshold"]
+            green, blue = _fmt(c["green"], unit, threshold), _fmt(c["blue"], unit, threshold)
+            self.out(f"{name:<16}{green:>22}{blue:>22}  {threshold:<28}{c['verdict']}")
+        for c in last.values():
+            if "slope" in c["message"]:  # the trend evidence behind a level shown above, or the failing slope
+                self.out(f"  {c['message']}")
         try:
             stats = sb.load.stats()
             self.out(f"load: {stats}")

@@ -51,15 +51,15 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "memory-leak",
-            "green leaks 600 MB/min of RSS",
-            FaultSettings(memory_leak_mb_per_min=600),
+            "green leaks 30 MB/min of RSS: its memory grows steadily while blue's stays flat",
+            FaultSettings(memory_leak_mb_per_min=30),
             "rolled_back",
             "memory",
         ),
         Scenario(
             "startup-memory",
-            "green (3.12-like) holds 20 MB more from the start, flat: must promote",
-            FaultSettings(startup_memory_mb=20),
+            "green (3.12-like) holds 30 MB more than blue from the start, flat: must promote",
+            FaultSettings(startup_memory_mb=30),
         ),
         Scenario(
             "db-connection-leak",
@@ -87,23 +87,24 @@ def build_spec(router_spec: dict[str, str], speed: Speed = "fast") -> RolloutSpe
     """The rollout the demo drives: blue ``checkout`` on 3.11, green ``checkout-py312`` expecting 3.12."""
     fast = speed == "fast"
     level_window = "60s" if fast else "5m"
+    trend_window = "60s" if fast else "10m"
     memory: dict[str, Any] = {
         "name": "memory",
         "template": "memory",
         "source": "process",
-        "window": level_window,
-        "maxRatioToBlue": 2.0,
+        "window": trend_window,
+        "maxSlopeOverBlue": "5Mi/min" if fast else "50Mi/h",
+        "maxRatioToBlue": 3.0 if fast else 2.0,
     }
     db: dict[str, Any] = {
         "name": "db-connections",
         "template": "db-connections",
         "source": "server",
-        "window": level_window,
-        "maxIncreaseOverBlue": 10,
+        "window": trend_window,
+        "maxSlopeOverBlue": "10/min" if fast else "20/h",
     }
     if not fast:
-        memory |= {"window": "10m", "maxSlopeOverBlue": "50Mi/h"}
-        db |= {"window": "10m", "maxSlopeOverBlue": "20/h"}
+        db["maxIncreaseOverBlue"] = 10
     pause = "15s" if fast else "2m"
     wire = {
         "blue": {"deployment": "checkout", "expectPython": "3.11"},
@@ -115,7 +116,7 @@ def build_spec(router_spec: dict[str, str], speed: Speed = "fast") -> RolloutSpe
             "warmup": "5s" if fast else "60s",
             "failureLimit": 2,
             "requiredPasses": 2,
-            "maxHold": "60s" if fast else "10m",
+            "maxHold": "90s" if fast else "10m",
             "checks": [
                 {
                     "name": "latency",

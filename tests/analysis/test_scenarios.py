@@ -121,6 +121,28 @@ def test_warmup_is_excluded(source: PrometheusSource) -> None:
     assert later.verdict == "Pass" and later.green is not None and abs(later.green) < 5 * MIB / 3600, later.message
 
 
+def test_short_window_trend_is_judged_from_its_whole_window(source: PrometheusSource) -> None:
+    """A 2-minute window needs 2 minutes of data, not five: a young green is judged as soon as it has them."""
+    started = ANCHOR - BY_NAMESPACE["fresh"].green.started
+    short = [{"name": "memory", "template": "memory", "window": "2m", "maxSlopeOverBlue": "20Mi/h"}]
+    judged = run(source, "fresh", short, at=started + 180, warmup_until=started + 60)["memory"]
+    assert judged.verdict in ("Pass", "Fail") and judged.green is not None, judged.message
+    assert "slope" in judged.message and "vs blue" in judged.message
+    young = run(source, "fresh", short, at=started + 90)["memory"]
+    assert young.verdict == "Inconclusive" and "spans the 2m a trend needs" in young.message, young.message
+
+
+def test_default_window_trend_still_needs_five_minutes(source: PrometheusSource) -> None:
+    started = ANCHOR - BY_NAMESPACE["fresh"].green.started
+    slope_only = [{"name": "memory", "template": "memory", "maxSlopeOverBlue": "20Mi/h"}]  # 30m window
+    clipped = run(source, "fresh", slope_only, at=started + 300, warmup_until=started + 60)["memory"]
+    assert clipped.verdict == "Inconclusive" and "only 240s of green data after warm-up, need 300s" in clipped.message
+    young = run(source, "fresh", slope_only, at=started + 240)["memory"]
+    assert young.verdict == "Inconclusive" and "spans the 5m a trend needs" in young.message, young.message
+    old_enough = run(source, "fresh", slope_only, at=started + 330)["memory"]
+    assert old_enough.verdict in ("Pass", "Fail") and old_enough.green is not None, old_enough.message
+
+
 def test_rejected_query_fails_naming_the_query_and_others_still_judged(source: PrometheusSource) -> None:
     checks = [
         {"name": "broken", "query": 'sum(rate(http_requests_total{pod=~"{{ pods }}"}[{{ window }}])', "max": 1},

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.model.quantities import format_bytes, format_duration, format_rate, parse_duration, parse_rate
+from controller.model.spec import Check
 
 
 @pytest.mark.parametrize(
@@ -51,4 +52,14 @@ def test_parse_rate_rejects(text: str) -> None:
 def test_human_formats() -> None:
     assert format_rate(41.8 * 2**20 / 3600, binary=True) == "+41.8 MiB/h"
     assert format_rate(20 / 3600) == "+20/h"
+    assert format_rate(1.0) == "+3600/h"
+    assert format_rate(-0.5 / 3600) == "-0.5/h"
     assert format_bytes(318.4 * 2**20) == "318.4 MiB"
+
+
+@pytest.mark.parametrize("text", ["5Mi/min", "50Mi/h", "20/h", "10/min", "1.5/min", "1Gi/s", "0.001/h"])
+def test_slope_thresholds_survive_the_wire(text: str) -> None:
+    """A spec written back by ``to_wire`` (demo --json, status) must validate again, large slopes included."""
+    check = Check.model_validate({"name": "c", "query": "up", "maxSlope": text})
+    again = Check.model_validate(check.to_wire())
+    assert again.max_slope == pytest.approx(parse_rate(text), rel=1e-9)
