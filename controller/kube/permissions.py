@@ -80,7 +80,6 @@ PERMISSIONS: tuple[Permission, ...] = (
         "replica-ratio router (get+update) and scaling blue down after promotion (patch)",
     ),
     Permission("apps", "replicasets", ("list",), "the current pod-template-hash of each track"),
-    Permission("", "pods", ("list",), "readiness and the exact pod names of each track"),
     Permission("", "secrets", ("get",), "Prometheus credentials named in spec.analysis.prometheus"),
     Permission("", "events", ("create", "patch"), "decisions as Events (patch aggregates repeats)"),
     Permission("gateway.networking.k8s.io", "httproutes", READ_WRITE, "Gateway API router"),

@@ -1,5 +1,5 @@
-"""What the cluster says about a track: its Deployment's readiness, the current ReplicaSet's
-``pod-template-hash`` and the ready pods that hash selects.
+"""What the cluster says about a track: its Deployment's readiness and the current ReplicaSet's
+``pod-template-hash``.
 
 The hash gives exact pod selection (``checkout-<hash>-xxxxx`` never matches ``checkout-py312-…``) and
 tells the core when green's pod template changed.
@@ -7,7 +7,7 @@ tells the core when green's pod template changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -20,10 +20,7 @@ class TrackInfo:
     exists: bool
     desired: int = 0
     available: int = 0
-    updated: int = 0
-    rolled_out: bool = False  # the Deployment controller has observed the latest spec and finished rolling
     template_hash: str | None = None
-    ready_pods: tuple[str, ...] = field(default_factory=tuple)
 
 
 def read_track(api: k8s.ApiClient, namespace: str, deployment: str) -> TrackInfo:
@@ -39,18 +36,8 @@ def read_track(api: k8s.ApiClient, namespace: str, deployment: str) -> TrackInfo
     match = dict(spec.selector.match_labels or {})
     selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
     template_hash = _current_hash(apps, namespace, dep, selector, match)
-    pods = _ready_pods(api, namespace, {**match, "pod-template-hash": template_hash}) if template_hash else ()
-    rolled_out = (status.observed_generation or 0) >= (dep.metadata.generation or 0) and int(
-        status.updated_replicas or 0
-    ) >= desired
     return TrackInfo(
-        exists=True,
-        desired=desired,
-        available=int(status.available_replicas or 0),
-        updated=int(status.updated_replicas or 0),
-        rolled_out=rolled_out,
-        template_hash=template_hash,
-        ready_pods=pods,
+        exists=True, desired=desired, available=int(status.available_replicas or 0), template_hash=template_hash
     )
 
 
@@ -74,22 +61,6 @@ def _current_hash(
         newest = max(candidates, key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0") or 0))
         return (newest.metadata.labels or {}).get("pod-template-hash")
     return None
-
-
-def _ready_pods(api: k8s.ApiClient, namespace: str, match: dict[str, str]) -> tuple[str, ...]:
-    core = k8s.CoreV1Api(api)
-    label = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
-    pods = [
-        p for p in core.list_namespaced_pod(namespace, label_selector=label).items if _matches(p.metadata.labels, match)
-    ]
-    ready = []
-    for pod in pods:
-        conditions = pod.status.conditions or [] if pod.status else []
-        if pod.metadata.deletion_timestamp is None and any(
-            c.type == "Ready" and c.status == "True" for c in conditions
-        ):
-            ready.append(pod.metadata.name)
-    return tuple(sorted(ready))
 
 
 def pod_regex(deployment: str, template_hash: str | None) -> str:
