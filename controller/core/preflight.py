@@ -9,13 +9,16 @@ without touching traffic (there is nothing safe to move it to).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from controller.core.commands import Command, unapplied
 from controller.core.conditions import PREFLIGHT
 from controller.core.draft import Draft
 from controller.core.observations import Observations, TrackObservation
 from controller.core.rollback import start_rollback
 from controller.model.spec import RolloutSpec, Track
+from controller.model.status import RolloutStatus
 
 
 @dataclass(frozen=True)
@@ -112,3 +115,24 @@ def watch_tracks(d: Draft) -> bool:
         d.update(phase="Invalid", pause_reason=None, message=message)
         return False
     return True
+
+
+PREFLIGHT_PHASES = frozenset({"Pending", "Invalid"})
+
+
+def python_versions_needed(
+    spec: RolloutSpec, status: RolloutStatus, green_template_hash: str | None, commands: Sequence[Command]
+) -> bool:
+    """Whether this call may run preflight, so the caller must read ``python_info`` first.
+
+    Versions are only judged before traffic moves; skipping the query otherwise saves a Prometheus
+    round trip per track on every reconcile. A new green template or a retry sends the rollout back
+    through preflight within the same call, so those need the versions too.
+    """
+    if spec.blue.expect_python is None and spec.green.expect_python is None:
+        return False
+    if status.phase in PREFLIGHT_PHASES:
+        return True
+    if green_template_hash is not None and status.green_template_hash not in (None, green_template_hash):
+        return True
+    return any(c.kind == "retry" for c in unapplied(commands, status.last_command))

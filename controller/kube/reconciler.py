@@ -23,6 +23,7 @@ from controller.core.actions import Decision, EmitEvent, ScaleTrack, SetWeight
 from controller.core.commands import Command
 from controller.core.decide import decide, reject
 from controller.core.observations import Observations, TrackObservation
+from controller.core.preflight import python_versions_needed
 from controller.core.schedule import evaluation_due
 from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder, InvolvedObject
@@ -103,8 +104,10 @@ class Reconciler:
             return reject(status, problem, now), None
         blue_info = read_track(self.api, namespace, spec.blue.deployment)
         green_info = read_track(self.api, namespace, spec.green.deployment)
-        blue = self._observe(spec.blue, blue_info, source, namespace)
-        green = self._observe(spec.green, green_info, source, namespace)
+        commands = _commands(obj)
+        versions = python_versions_needed(spec, status, green_info.template_hash, commands)
+        blue = self._observe(spec.blue, blue_info, source, namespace, versions)
+        green = self._observe(spec.green, green_info, source, namespace, versions)
         results = None
         if evaluation_due(spec, status, now):
             results = tuple(
@@ -123,7 +126,6 @@ class Reconciler:
                 if result.outage:
                     self.metrics.record_query_error(namespace, rollout.metadata.name)
                     break
-        commands = _commands(obj)
         observations = Observations(router_weight, blue, green, results)
         return decide(spec, status, observations, commands, now), router
 
@@ -156,11 +158,13 @@ class Reconciler:
                 source.close()
             self._sources.clear()
 
-    def _observe(self, track: Track, info: TrackInfo, source: PrometheusSource, namespace: str) -> TrackObservation:
+    def _observe(
+        self, track: Track, info: TrackInfo, source: PrometheusSource, namespace: str, read_versions: bool
+    ) -> TrackObservation:
         if not info.exists:
             return TrackObservation(exists=False)
         versions: dict[str, str] | None = None
-        if track.expect_python:
+        if read_versions and track.expect_python:
             try:
                 versions = python_versions(
                     source, namespace, pod_regex(track.deployment, info.template_hash), self.clock.now().timestamp()

@@ -21,6 +21,7 @@ from controller.clock import Clock, SystemClock
 from controller.core.actions import EmitEvent, SetWeight
 from controller.core.decide import decide
 from controller.core.observations import Observations, TrackObservation
+from controller.core.preflight import python_versions_needed
 from controller.core.results import CheckResult
 from controller.core.schedule import evaluation_due
 from controller.model.spec import RolloutSpec
@@ -33,6 +34,7 @@ from controller.sandbox.scenarios import SCENARIOS, Outcome, Scenario, Speed, bu
 Printer = Callable[[str], None]
 TIMEOUT_S: dict[Speed, float] = {"fast": 240.0, "realistic": 3600.0}
 HELD_GRACE_S: dict[Speed, float] = {"fast": 20.0, "realistic": 300.0}
+TEMPLATE_HASH = "sandbox"  # the sandbox never changes a pod template mid-demo
 """How long the demo watches a Paused (or preflight-held Pending) rollout before calling it held."""
 
 
@@ -179,7 +181,7 @@ class Demo:
                 weight = None
             if weight is not None and (not result.weights or result.weights[-1][1] != weight):
                 result.weights.append((time.time(), weight))
-            observations = self._observe(sb, source, weight, now.timestamp())
+            observations = self._observe(sb, source, weight, now.timestamp(), spec, status)
             results: tuple[CheckResult, ...] | None = None
             if evaluation_due(spec, status, now):
                 results = tuple(self._evaluate(spec, sb, source, status, now.timestamp()))
@@ -297,15 +299,26 @@ class Demo:
     def _has_faults(self) -> bool:
         return any(v for k, v in asdict(self.faults).items() if k != "fault_after_s")
 
-    def _observe(self, sb: Sandbox, source: PrometheusSource, weight: int | None, at: float) -> Observations:
+    def _observe(
+        self,
+        sb: Sandbox,
+        source: PrometheusSource,
+        weight: int | None,
+        at: float,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+    ) -> Observations:
         ns = sb.config.namespace
+        needed = python_versions_needed(spec, status, TEMPLATE_HASH, ())
         tracks: dict[str, TrackObservation] = {}
         for name, info in (("blue", sb.blue), ("green", sb.green)):
-            try:
-                versions: dict[str, str] | None = python_versions(source, ns, info.pod, at)
-            except SourceUnavailable:
-                versions = None
-            tracks[name] = TrackObservation(True, 1, 1, f"{info.deployment}-template", versions)
+            versions: dict[str, str] | None = None
+            if needed:
+                try:
+                    versions = python_versions(source, ns, info.pod, at)
+                except SourceUnavailable:
+                    versions = None
+            tracks[name] = TrackObservation(True, 1, 1, TEMPLATE_HASH, versions)
         return Observations(router_weight=weight, blue=tracks["blue"], green=tracks["green"])
 
     def _evaluate(

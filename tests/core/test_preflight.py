@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from controller.core.commands import Command
 from controller.core.decide import decide
 from controller.core.observations import MISSING
-from controller.core.preflight import python_matches
+from controller.core.preflight import python_matches, python_versions_needed
 from controller.model.status import RolloutStatus
 from tests.core.builders import GREEN, T0, Loop, make_spec, reasons, track, weights, world
 
@@ -74,3 +75,14 @@ def test_python_version_matching() -> None:
     assert not python_matches("3.1.2", "3.12")
     assert python_matches("3.12.4", "3.12.4")
     assert not python_matches("3.12.3", "3.12.4")
+
+
+def test_python_versions_are_needed_only_when_preflight_may_run() -> None:
+    spec = make_spec()
+    progressing = RolloutStatus(phase="Progressing", green_template_hash="abc", last_command="c0")
+    assert python_versions_needed(spec, RolloutStatus(), "abc", ())
+    assert python_versions_needed(spec, RolloutStatus(phase="Invalid"), "abc", ())
+    assert not python_versions_needed(spec, progressing, "abc", ())
+    assert python_versions_needed(spec, progressing, "new", ()), "a new green template restarts preflight"
+    assert python_versions_needed(spec, progressing, "abc", [Command("c1", "retry")])
+    assert not python_versions_needed(spec, progressing, "abc", [Command("c0", "retry")]), "already applied"
