@@ -18,7 +18,7 @@ from controller.analysis import PrometheusSource, SourceUnavailable, evaluate, p
 from controller.analysis.plan import plan_for
 from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
-from controller.core.actions import EmitEvent, SetWeight
+from controller.core.actions import Action, Decision, EmitEvent, SetWeight
 from controller.core.decide import decide
 from controller.core.observations import Observations, TrackObservation
 from controller.core.preflight import python_versions_needed
@@ -27,6 +27,7 @@ from controller.core.schedule import evaluation_due
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
 from controller.routing.base import RouterError
+from controller.routing.haproxy import HaproxyRouter
 from controller.sandbox.app.faults import FaultSettings
 from controller.sandbox.sandbox import Sandbox, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, Outcome, Scenario, Speed, build_spec
@@ -144,6 +145,27 @@ class Demo:
         self._units = {c.name: plan_for(c).unit for c in spec.analysis.checks}
         router = sb.router()
         source = PrometheusSource(sb.prometheus_url, timeout=2.0)
+        result = self._announce(sb, spec)
+        status = RolloutStatus()
+        started = self.clock.monotonic()
+        held_since: float | None = None
+        while True:
+            decision = self._tick(sb, spec, router, source, status, result)
+            status = decision.status
+            mono = self.clock.monotonic()
+            held_since = self._held_since(status, held_since, mono)
+            if self._stopped(status, result, mono - started, held_since, mono):
+                break
+            wait = decision.requeue_after if decision.requeue_after is not None else 1.0
+            self.clock.sleep(max(0.2, min(wait, 1.0)))
+        if self._outage_until is not None:
+            sb.start_prometheus(wait=False)
+        result.finished_at = time.time()
+        self._summary(result, sb)
+        return result
+
+    def _announce(self, sb: Sandbox, spec: RolloutSpec) -> DemoResult:
+        """Say what runs where, and open the result the loop fills in."""
         result = DemoResult(
             self.scenario.name,
             "paused",
@@ -166,56 +188,61 @@ class Demo:
             + f"; interval {spec.analysis.interval:g}s, failureLimit {spec.analysis.failure_limit}, "
             f"requiredPasses {spec.analysis.required_passes}"
         )
-        status = RolloutStatus()
-        started = self.clock.monotonic()
-        held_since: float | None = None
-        while True:
-            now = self.clock.now()
-            mono = self.clock.monotonic()
-            if self._outage_tick(sb, status, result):
-                now, mono = self.clock.now(), self.clock.monotonic()
-            try:
-                weight: int | None = router.get_weight()
-            except RouterError as exc:
-                self.out(f"   router unreadable: {exc}")
-                weight = None
-            if weight is not None and (not result.weights or result.weights[-1][1] != weight):
-                result.weights.append((time.time(), weight))
-            observations = self._observe(sb, source, weight, now.timestamp(), spec, status)
-            results: tuple[CheckResult, ...] | None = None
-            if evaluation_due(spec, status, now):
-                results = tuple(self._evaluate(spec, sb, source, status, now.timestamp()))
-                result.evaluations.append(
-                    {
-                        "at": now.timestamp(),
-                        "step": status.current_step,
-                        "weight": status.weight,
-                        "checks": [_check_json(r) for r in results],
-                    }
-                )
-                self._print_evaluation(spec, status, results)
-            decision = decide(spec, status, replace(observations, results=results), (), now)
-            self._apply(sb, router, decision.actions, result)
-            status = decision.status
-            if self._finished(status, result):
-                break
-            held_since = self._held_since(status, held_since, mono)
-            if held_since is not None and mono - held_since >= HELD_GRACE_S[self.speed]:
-                result.outcome, result.reason = "paused", f"held in {status.phase}: {status.message}"
-                break
-            if mono - started >= self.timeout_s:
-                result.outcome = "paused"
-                result.reason = f"demo timed out after {self.timeout_s:g}s in phase {status.phase}: {status.message}"
-                break
-            wait = decision.requeue_after if decision.requeue_after is not None else 1.0
-            self.clock.sleep(max(0.2, min(wait, 1.0)))
-        if self._outage_until is not None:
-            sb.start_prometheus(wait=False)
-        result.finished_at = time.time()
-        self._summary(result, sb)
         return result
 
-    def _apply(self, sb: Sandbox, router: Any, actions: Sequence[Any], result: DemoResult) -> None:
+    def _tick(
+        self,
+        sb: Sandbox,
+        spec: RolloutSpec,
+        router: HaproxyRouter,
+        source: PrometheusSource,
+        status: RolloutStatus,
+        result: DemoResult,
+    ) -> Decision:
+        """One reconcile of the sandbox rollout: observe, evaluate when due, decide, apply."""
+        now = self.clock.now()
+        if self._outage_tick(sb, status, result):
+            now = self.clock.now()
+        try:
+            weight: int | None = router.get_weight()
+        except RouterError as exc:
+            self.out(f"   router unreadable: {exc}")
+            weight = None
+        if weight is not None and (not result.weights or result.weights[-1][1] != weight):
+            result.weights.append((time.time(), weight))
+        observations = self._observe(sb, source, weight, now.timestamp(), spec, status)
+        results: tuple[CheckResult, ...] | None = None
+        if evaluation_due(spec, status, now):
+            results = tuple(self._evaluate(spec, sb, source, status, now.timestamp()))
+            result.evaluations.append(
+                {
+                    "at": now.timestamp(),
+                    "step": status.current_step,
+                    "weight": status.weight,
+                    "checks": [_check_json(r) for r in results],
+                }
+            )
+            self._print_evaluation(spec, status, results)
+        decision = decide(spec, status, replace(observations, results=results), (), now)
+        self._apply(sb, router, decision.actions, result)
+        return decision
+
+    def _stopped(
+        self, status: RolloutStatus, result: DemoResult, elapsed: float, held_since: float | None, mono: float
+    ) -> bool:
+        """An outcome was reached, the rollout is held for good (demo mode), or time ran out."""
+        if self._finished(status, result):
+            return True
+        if held_since is not None and mono - held_since >= HELD_GRACE_S[self.speed]:
+            result.outcome, result.reason = "paused", f"held in {status.phase}: {status.message}"
+            return True
+        if elapsed >= self.timeout_s:
+            result.outcome = "paused"
+            result.reason = f"demo timed out after {self.timeout_s:g}s in phase {status.phase}: {status.message}"
+            return True
+        return False
+
+    def _apply(self, sb: Sandbox, router: HaproxyRouter, actions: Sequence[Action], result: DemoResult) -> None:
         for action in actions:
             if isinstance(action, SetWeight):
                 self._set_weight(sb, router, action.green, result)
@@ -278,7 +305,7 @@ class Demo:
             return True
         return False
 
-    def _set_weight(self, sb: Sandbox, router: Any, green: int, result: DemoResult) -> None:
+    def _set_weight(self, sb: Sandbox, router: HaproxyRouter, green: int, result: DemoResult) -> None:
         try:
             router.set_weight(green)
         except RouterError as exc:
