@@ -15,7 +15,7 @@ import structlog
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from controller.analysis import evaluate, python_versions
+from controller.analysis import default_pods_regex, evaluate, python_versions
 from controller.analysis.prometheus import PrometheusSource
 from controller.analysis.source import SourceUnavailable
 from controller.clock import Clock
@@ -29,7 +29,7 @@ from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder, InvolvedObject
 from controller.kube.metrics import OperatorMetrics
 from controller.kube.rollouts import CommandRequest, NotLeader, RolloutClient
-from controller.kube.world import TrackInfo, pod_regex, read_track
+from controller.kube.world import TrackInfo, read_track
 from controller.model.load import validate_document
 from controller.model.resource import API_VERSION, KIND, BlueGreenRollout
 from controller.model.spec import RolloutSpec, Track
@@ -67,6 +67,12 @@ class Reconciler:
             raise
         stored = obj.get("status") or {}
         status = _parse_status(stored)
+        context = {"rollout": name, "namespace": namespace, "step": status.current_step, "weight": status.weight}
+        with structlog.contextvars.bound_contextvars(**context):  # every line of this rollout carries them
+            return self._reconcile(obj, stored, status)
+
+    def _reconcile(self, obj: Json, stored: Json, status: RolloutStatus) -> float | None:
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
         parsed = validate_document({k: v for k, v in obj.items() if k != "status"}, f"{namespace}/{name}", 1)
         now = self.clock.now()
         if isinstance(parsed, list):
@@ -74,16 +80,12 @@ class Reconciler:
             decision = reject(status, f"invalid spec: {problem}", now)
             router = None
         else:
-            rollout = parsed.rollout
-            bound = log.bind(rollout=name, namespace=namespace, step=status.current_step, weight=status.weight)
-            decision, router = self._decide(rollout, obj, status, bound)
+            decision, router = self._decide(parsed.rollout, obj, status)
         self._act(obj, decision, router)
         self._persist(obj, stored, decision.status)
         return decision.requeue_after
 
-    def _decide(
-        self, rollout: BlueGreenRollout, obj: Json, status: RolloutStatus, bound: Any
-    ) -> tuple[Decision, Router | None]:
+    def _decide(self, rollout: BlueGreenRollout, obj: Json, status: RolloutStatus) -> tuple[Decision, Router | None]:
         spec, namespace, now = rollout.spec, rollout.metadata.namespace or "default", self.clock.now()
         try:
             router: Router | None = build_router(spec, namespace, self.api)
@@ -91,7 +93,7 @@ class Reconciler:
         except KubeApiError as exc:
             if not exc.transient:
                 return reject(status, f"spec.trafficRouting.{spec.traffic_routing.kind}: {exc}", now), None
-            bound.warning("router unreadable", error=str(exc))
+            log.warning("router unreadable", error=str(exc))
             router, router_weight = None, None
         except RouterError as exc:
             return reject(status, f"spec.trafficRouting.{spec.traffic_routing.kind}: {exc}", now), None
@@ -116,8 +118,8 @@ class Reconciler:
                     source,
                     namespace=namespace,
                     at=now.timestamp(),
-                    blue_pods=pod_regex(spec.blue.deployment, blue_info.template_hash),
-                    green_pods=pod_regex(spec.green.deployment, green_info.template_hash),
+                    blue_pods=default_pods_regex(spec.blue.deployment, blue_info.template_hash),
+                    green_pods=default_pods_regex(spec.green.deployment, green_info.template_hash),
                     warmup_until=None,  # the core discounts level checks during warm-up itself
                     green_weight=router_weight,
                 )
@@ -167,7 +169,10 @@ class Reconciler:
         if read_versions and track.expect_python:
             try:
                 versions = python_versions(
-                    source, namespace, pod_regex(track.deployment, info.template_hash), self.clock.now().timestamp()
+                    source,
+                    namespace,
+                    default_pods_regex(track.deployment, info.template_hash),
+                    self.clock.now().timestamp(),
                 )
             except SourceUnavailable:
                 versions = None
@@ -189,7 +194,7 @@ class Reconciler:
                 try:
                     router.set_weight(action.green)
                 except RouterError as exc:  # the next reconcile observes the weight and tries again
-                    log.warning("weight not set", rollout=meta["name"], green=action.green, error=str(exc))
+                    log.warning("weight not set", green=action.green, error=str(exc))
             elif isinstance(action, ScaleTrack):
                 self._scale(meta["namespace"], obj["spec"][action.track]["deployment"], action.replicas)
             elif isinstance(action, EmitEvent):

@@ -61,9 +61,3 @@ def _current_hash(
         newest = max(candidates, key=lambda rs: int((rs.metadata.annotations or {}).get(REVISION, "0") or 0))
         return (newest.metadata.labels or {}).get("pod-template-hash")
     return None
-
-
-def pod_regex(deployment: str, template_hash: str | None) -> str:
-    """Exact pod-name regex of a track: by its current hash when known, else the generic shape."""
-    middle = template_hash if template_hash else "[a-z0-9]{6,10}"
-    return f"{deployment}-{middle}-[a-z0-9]{{5}}"
