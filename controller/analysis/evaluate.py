@@ -9,6 +9,7 @@ while green serves traffic.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from controller.analysis.aggregate import min_trend_span
@@ -78,8 +79,21 @@ def evaluate(
                 continue
             except SourceUnavailable as exc:
                 outage = exc
+            except Exception as exc:  # one broken check must not stop the others or the reconcile
+                results.append(_broken(check, exc))
+                continue
         results.append(_outage(check, outage))
     return results
+
+
+def _broken(check: Check, exc: Exception) -> CheckResult:
+    """An unexpected error inside one check (a NaN where a count was expected, a bug): Inconclusive, with why."""
+    detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return CheckResult(
+        check.name,
+        INCONCLUSIVE,
+        f"{check.name}: could not be evaluated ({type(exc).__name__}: {detail}); holding",
+    )
 
 
 def evaluate_check(check: Check, ctx: Context) -> CheckResult:
@@ -136,7 +150,7 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
 def _too_few_requests(plan: Plan, track: str, m: Measurement, span: float) -> CheckResult | None:
     if not plan.traffic:
         return None
-    served = m.requests or 0.0
+    served = m.requests if m.requests is not None and math.isfinite(m.requests) else 0.0
     if served >= max(plan.min_requests, 1):
         return None
     name = plan.check.name

@@ -9,18 +9,64 @@ retries, and retry with jitter here, only where a retry can help: connection err
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import requests
 from prometheus_api_client import PrometheusConnect
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+from requests.adapters import HTTPAdapter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random_exponential
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from controller.analysis.source import QueryRejected, Series, SourceUnavailable
 
 REJECTED = frozenset({400, 422})
+MAX_ANSWER_BYTES = 32 * 2**20
+"""Our queries return a few series of at most a few hundred points; anything this big is not an answer."""
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """Bounds the whole answer, not each read: a server that trickles a byte per second cannot hold a worker.
+
+    requests' ``timeout`` applies to the connection and to each socket read; here the body is read in
+    chunks as they arrive and the request fails once the total time exceeds the read timeout given.
+    """
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        total = timeout[1] if isinstance(timeout, tuple) else timeout
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies)
+        if stream or total is None:
+            return response
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                if time.monotonic() - started > float(total):
+                    raise requests.Timeout(f"timed out: answer not complete within {float(total):g}s")
+                chunk = response.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise requests.ConnectionError(f"answer larger than {MAX_ANSWER_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own bookkeeping
+        return response
 
 
 class _ServerError(Exception):
@@ -89,31 +135,59 @@ class PrometheusSource:
             retry=Retry(total=0, raise_on_status=False),
             timeout=timeout,
         )
-        self._retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=wait_random_exponential(multiplier=backoff, max=backoff * 8),
+        session.mount(self.url, _DeadlineAdapter(max_retries=0))  # after PrometheusConnect mounted its own
+        self._attempts, self._backoff = attempts, backoff
+
+    def _retrying(self, call: Any) -> Any:
+        """Retries within one overall deadline of ``timeout`` seconds for the query, retries included."""
+        deadline = time.monotonic() + self.timeout
+
+        def attempt() -> Any:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise requests.Timeout(f"timed out after {self.timeout:g}s")
+            return call(max(0.1, remaining))
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts) | stop_after_delay(self.timeout),
+            wait=wait_random_exponential(multiplier=self._backoff, max=self._backoff * 8),
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
+        return retrying(attempt)
 
     def close(self) -> None:
         self._client.close()
 
     def instant(self, query: str, at: float) -> list[Series]:
         params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
-        return self._call(query, lambda: self._client.custom_query(query, params=params))
+        return self._call(query, lambda left: self._client.custom_query(query, params=params, timeout=left))
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
-        def call() -> Any:
+        def call(left: float) -> Any:
             return self._client.custom_query_range(
                 query,
                 start_time=datetime.fromtimestamp(start, UTC),
                 end_time=datetime.fromtimestamp(end, UTC),
                 step=f"{step:g}",
                 params={"timeout": f"{self.timeout:g}s"},
+                timeout=left,
             )
 
         return self._call(query, call)
+
+    def clock_skew(self) -> float:
+        """Prometheus' clock minus ours, in seconds: ``time()`` evaluated at the server's own "now".
+
+        The query carries no ``time`` parameter, so the server uses its clock; ours is taken as the
+        midpoint of the round trip, which bounds the error by half the round-trip time.
+        """
+        before = time.time()
+        series = self._call("time()", lambda left: self._client.custom_query("time()", timeout=left))
+        after = time.time()
+        if not series or not series[0].points:
+            raise SourceUnavailable(f"{self.url}: time() returned nothing")
+        return series[0].points[-1][1] - (before + after) / 2
 
     def _call(self, query: str, call: Any) -> list[Series]:
         try:

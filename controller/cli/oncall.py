@@ -28,6 +28,7 @@ HELP = {
     "retry": "start again from step 0 after a rollback, abort or pause",
     "pause": "hold the current weight until resume",
     "resume": "continue a paused rollout",
+    "promote-full": "skip the remaining steps: green to 100% and promoted once the router reads it",
 }
 
 

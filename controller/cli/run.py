@@ -15,6 +15,7 @@ from controller.clock import SystemClock
 from controller.kube.config import KubeConfigError, api_client
 from controller.kube.http import parse_addr
 from controller.kube.manager import Manager, ManagerConfig
+from controller.model.quantities import parse_duration
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,7 +42,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--log-format", choices=("json", "console"), default="json")
     parser.add_argument("--prometheus-url", help="Prometheus for rollouts that name none")
     parser.add_argument("--workers", type=int, default=4, help="concurrent reconciles (default 4)")
+    parser.add_argument(
+        "--finalizer-timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="DURATION",
+        help="how long a deleted rollout waits for green to reach 0%% before it is let go anyway (default 5m)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 30s or 5m (got {text!r})") from exc
 
 
 def configure_logging(fmt: str) -> None:
@@ -76,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         health_addr=health_addr,
         prometheus_url=args.prometheus_url,
         workers=max(1, args.workers),
+        finalizer_timeout=args.finalizer_timeout,
     )
     manager = Manager(api, config, SystemClock())
 

@@ -51,13 +51,16 @@ class Decision:
     Traffic and scale actions come before events, so a rollback's first action is ``SetWeight(0)``.
     ``requeue_after`` is seconds until the core has something to do without any new observation
     (``None``: nothing scheduled; wait for a watch event or command). ``evaluate_at`` is when the next
-    evaluation is due (``None``: no evaluation while in this state).
+    evaluation is due (``None``: no evaluation while in this state). Traffic actions may only be carried
+    out once ``status`` (which records their target) has been persisted: intent before action.
     """
 
     status: RolloutStatus
     actions: tuple[Action, ...]
     requeue_after: float | None
     evaluate_at: datetime | None
+    release_finalizer: bool = False
+    """The object is being deleted and traffic is safe (or the wait is over): let the deletion finish."""
 
     @property
     def events(self) -> tuple[EmitEvent, ...]:

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-CommandKind = Literal["promote", "abort", "retry", "pause", "resume"]
-COMMAND_KINDS: tuple[str, ...] = ("promote", "abort", "retry", "pause", "resume")
+CommandKind = Literal["promote", "promote-full", "abort", "retry", "pause", "resume", "invalid"]
+COMMAND_KINDS: tuple[str, ...] = ("promote", "promote-full", "abort", "retry", "pause", "resume")
+"""What a human may ask for; ``invalid`` stands for an annotation the caller could not parse."""
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Command:
     id: str
     kind: CommandKind
     by: str = ""  # who asked, for the audit trail in events and messages
+    problem: str = ""  # for kind ``invalid``: why the annotation was not understood
 
     @property
     def who(self) -> str:

@@ -7,7 +7,11 @@
 - retry restarts from step 0 at weight 0 from RolledBack, Aborted or Paused.
 - pause holds a Progressing rollout (analysis keeps running and still rolls back on failure); resume
   continues a paused one and gives an analysis hold a fresh ``maxHold``.
-Anything else is consumed with a ``CommandIgnored`` Warning naming the phase.
+- promote-full (for when blue is the broken side) skips the remaining steps: green goes to 100% and the
+  rollout is promoted once the router reads it, without baking or passes; analysis still runs on the way
+  and a failure still rolls back.
+Anything else is consumed with a ``CommandIgnored`` Warning naming the phase; an annotation that could not
+be parsed is consumed with a ``CommandRejected`` Warning saying why, so it cannot fire later by surprise.
 """
 
 from __future__ import annotations
@@ -17,13 +21,17 @@ from collections.abc import Callable, Sequence
 from controller.core.commands import Command, unapplied
 from controller.core.draft import Draft
 from controller.core.rollback import rolling_back, start_rollback
-from controller.core.steps import restart
+from controller.core.steps import FRESH_STEP, restart
+from controller.core.traffic import request_weight
 
 
 def apply_commands(d: Draft, commands: Sequence[Command]) -> None:
     for command in unapplied(commands, d.status.last_command):
-        refusal = HANDLERS[command.kind](d, command)
         d.update(last_command=command.id)
+        if command.kind == "invalid":
+            d.emit("CommandRejected", f"greenlane.dev/command not applied ({command.id}): {command.problem}")
+            continue
+        refusal = HANDLERS[command.kind](d, command)
         if refusal:
             d.emit(
                 "CommandIgnored",
@@ -41,6 +49,20 @@ def _promote(d: Draft, command: Command) -> str | None:
     d.update(phase="Progressing", pause_reason=None, pause_lifted=True)
     passes, required = status.consecutive_passes, d.spec.analysis.required_passes
     d.emit("PromoteAccepted", f"Pause of {d.where()} lifted by {command.who}; completes at {passes}/{required} passes")
+    return None
+
+
+def _promote_full(d: Draft, command: Command) -> str | None:
+    status = d.status
+    if rolling_back(d):
+        return "a rollback is in progress"
+    if status.phase not in ("Progressing", "Paused"):
+        return "promote --full applies while Progressing or Paused"
+    was = d.where()
+    d.update(phase="Progressing", pause_reason=None, current_step=len(d.spec.steps) - 1, **FRESH_STEP)
+    d.update(full_promotion=True, pause_lifted=True, message=f"Promoting fully by {command.who}")
+    d.emit("PromoteFullAccepted", f"promote --full by {command.who} at {was}: skipping to 100% without further bakes")
+    request_weight(d, 100)
     return None
 
 
@@ -85,13 +107,22 @@ def _resume(d: Draft, command: Command) -> str | None:
         return "resume applies to a Paused rollout"
     if status.pause_reason == "ManualStep":
         return "this step is a manual gate; use promote"
-    d.update(phase="Progressing", pause_reason=None, hold_since=None, hold_kind=None, message=f"At {d.where()}")
+    d.update(
+        phase="Progressing",
+        pause_reason=None,
+        hold_since=None,
+        hold_kind=None,
+        green_unavailable_since=None,
+        reconcile_errors_since=None,
+        message=f"At {d.where()}",
+    )
     d.emit("Resumed", f"Resumed by {command.who} at {d.where()} (was paused: {status.pause_reason})")
     return None
 
 
 HANDLERS: dict[str, Callable[[Draft, Command], str | None]] = {
     "promote": _promote,
+    "promote-full": _promote_full,
     "abort": _abort,
     "retry": _retry,
     "pause": _pause,

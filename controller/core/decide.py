@@ -1,12 +1,14 @@
 """The decision function: one reconcile's worth of judgement, with no I/O and no clock.
 
-The caller (operator or sandbox) loops::
+Its one caller is :mod:`controller.engine`, which loops::
 
     status = stored status (or RolloutStatus())
+    router = routing_in_effect(spec, status)          # which object carries green's share
     results = analyse(...) if evaluation_due(spec, status, now) else None
-    decision = decide(spec, status, Observations(router_weight, blue, green, results), commands, now)
+    decision = decide(spec, status, Observations(router_weight, blue, green, results, ...), commands, now)
+    persist decision.status FIRST (it records every weight about to be written: intent before action)
     apply decision.actions in order (SetWeight: write and read back; ScaleTrack; EmitEvent best-effort)
-    persist decision.status; call again after decision.requeue_after seconds or on any watch event
+    call again after decision.requeue_after seconds or on any watch event
 
 Everything ``decide`` knows lives in ``status``, so a restarted caller resumes exactly where it was;
 calling it again with the same inputs and the returned status asks for nothing new.
@@ -21,10 +23,14 @@ from controller.core.actions import Decision, EmitEvent
 from controller.core.commands import Command
 from controller.core.conditions import PREFLIGHT, PROGRESSING, ConditionStatus, find, set_condition
 from controller.core.control import apply_commands
+from controller.core.deletion import handle_deletion
 from controller.core.draft import Draft
+from controller.core.edits import absorb_edits
 from controller.core.evaluation import absorb_evaluation, escalate_hold
 from controller.core.events import event_type
-from controller.core.observations import Observations
+from controller.core.failure import clear_failure
+from controller.core.health import green_healthy
+from controller.core.observations import Deletion, Observations
 from controller.core.preflight import run_preflight, watch_tracks
 from controller.core.promotion import after_promotion
 from controller.core.rollback import drive_rollback, rolling_back
@@ -47,6 +53,10 @@ def decide(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC), so that status timestamps compare and round-trip")
     d = Draft(spec, observations, now, status)
+    clear_failure(d)
+    absorb_edits(d)
+    if handle_deletion(d):
+        return _finish(d, waiting=not d.release_finalizer)
     apply_commands(d, commands)
     check_green_template(d)
     waiting = _step(d)
@@ -95,10 +105,11 @@ def _active(d: Draft) -> bool:
     absorb_evaluation(d)
     if not rolling_back(d):
         escalate_hold(d)
+    healthy = rolling_back(d) or green_healthy(d)
     if rolling_back(d):
         return True
     in_sync = sync(d)
-    if in_sync:
+    if in_sync and healthy:
         advance_if_complete(d)
     if d.status.phase == "Promoted":
         after_promotion(d)  # with scaleDownBlueAfter 0s blue goes in the same call
@@ -115,6 +126,7 @@ def _finish(d: Draft, waiting: bool) -> Decision:
         actions=d.actions(),
         requeue_after=requeue_after(d.spec, status, d.now, waiting),
         evaluate_at=next_evaluation_at(d.spec, status),
+        release_finalizer=d.release_finalizer,
     )
 
 
@@ -131,11 +143,20 @@ def _progressing(status: RolloutStatus) -> tuple[str, ConditionStatus]:
     return status.phase, "False"
 
 
-def reject(status: RolloutStatus, problem: str, now: datetime) -> Decision:
-    """The spec cannot be used (``problem`` names the field): phase Invalid, one event, no traffic change."""
+def reject(status: RolloutStatus, problem: str, now: datetime, deletion: Deletion | None = None) -> Decision:
+    """The spec cannot be used (``problem`` names the field): phase Invalid, one event, no traffic change.
+
+    Being deleted with an unusable spec, the finalizer lets go once green is recorded at 0%, or when the
+    wait is over or skipped (the spec cannot say which router to empty).
+    """
+    release = deletion is not None and (
+        deletion.skip
+        or (status.weight == 0 and status.target_weight in (None, 0))
+        or (now - deletion.requested_at).total_seconds() >= deletion.timeout
+    )
     if status.phase == "Invalid" and status.message == problem:
-        return Decision(status, (), None, None)
+        return Decision(status, (), None, None, release_finalizer=release)
     event = EmitEvent(event_type("InvalidSpec"), "InvalidSpec", problem)
     conditions = set_condition(status.conditions, PROGRESSING, "False", "Invalid", problem, now=now)
     new = status.model_copy(update={"phase": "Invalid", "message": problem, "conditions": conditions})
-    return Decision(new, (event,), None, None)
+    return Decision(new, (event,), None, None, release_finalizer=release)

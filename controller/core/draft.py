@@ -31,6 +31,7 @@ class Draft:
     status: RolloutStatus
     traffic: list[SetWeight | ScaleTrack] = field(default_factory=list)
     events: list[EmitEvent] = field(default_factory=list)
+    release_finalizer: bool = False
 
     def update(self, **changes: Any) -> None:
         self.status = self.status.model_copy(update=changes)

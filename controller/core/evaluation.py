@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from controller.core.conditions import ANALYSIS_HEALTHY
 from controller.core.draft import Draft, duration
+from controller.core.events import EventReason
 from controller.core.rollback import start_rollback
 from controller.core.schedule import evaluation_due
+from controller.core.skew import CLOCK_SYNCHRONIZED, skew_problem
 from controller.core.verdicts import Assessment, assess, in_warmup, summary
 from controller.model.status import HoldKind
 
@@ -21,8 +23,17 @@ from controller.model.status import HoldKind
 def absorb_evaluation(d: Draft) -> None:
     """Count the results passed in, if an evaluation was due; otherwise ignore them."""
     results = d.observations.results
-    if results is None or not evaluation_due(d.spec, d.status, d.now):
+    skewed = skew_problem(d.observations.clock_skew)
+    if (results is None and skewed is None) or not evaluation_due(d.spec, d.status, d.now):
         return
+    if skewed is not None:
+        d.update(last_evaluation_at=d.now, consecutive_passes=0)
+        d.condition(CLOCK_SYNCHRONIZED, "False", "ClockSkew", skewed)
+        _start_hold(d, "ClockSkew", skewed)
+        return
+    if d.observations.clock_skew is not None:
+        d.condition(CLOCK_SYNCHRONIZED, "True", "Synchronized", f"skew {d.observations.clock_skew:+.1f}s")
+    assert results is not None
     warming = in_warmup(d.spec, d.status, d.now)
     assessment = assess(d.spec, results, warming, d.now)
     d.update(last_evaluation_at=d.now, checks=assessment.checks)
@@ -70,23 +81,37 @@ def _hold(d: Draft, assessment: Assessment) -> None:
     lead = assessment.lead
     detail = lead.message if lead else summary(assessment.checks)
     d.condition(ANALYSIS_HEALTHY, "False", kind, detail)
+    _start_hold(d, kind, detail)
+
+
+HOLD_EVENTS: dict[str, EventReason] = {
+    "PrometheusUnavailable": "PrometheusUnavailable",
+    "Inconclusive": "AnalysisInconclusive",
+    "ClockSkew": "ClockSkew",
+}
+HOLD_WORDS = {
+    "PrometheusUnavailable": "Prometheus unavailable",
+    "Inconclusive": "analysis inconclusive",
+    "ClockSkew": "clock skew",
+}
+
+
+def _start_hold(d: Draft, kind: HoldKind, detail: str) -> None:
+    """Freeze the weight; one Warning when a hold (of this kind) begins; maxHold counts from the first."""
     if d.status.hold_kind == kind:
         return
     since = d.status.hold_since or d.now
     d.update(hold_kind=kind, hold_since=since)
     limit = duration(d.spec.analysis.max_hold)
     then = "pause" if d.spec.analysis.on_hold == "pause" else "roll back"
-    if kind == "PrometheusUnavailable":
-        d.emit("PrometheusUnavailable", f"Holding green at {d.status.weight}%: {detail}; {then} after {limit}")
-    else:
-        d.emit("AnalysisInconclusive", f"Holding green at {d.status.weight}%: {detail}; {then} after {limit}")
+    d.emit(HOLD_EVENTS[kind], f"Holding green at {d.status.weight}%: {detail}; {then} after {limit}")
 
 
 def _end_hold(d: Draft, announce: bool = True) -> None:
     if d.status.hold_since is None:
         return
     held = duration(d.since(d.status.hold_since))
-    kind = "Prometheus unavailable" if d.status.hold_kind == "PrometheusUnavailable" else "inconclusive data"
+    kind = HOLD_WORDS.get(d.status.hold_kind or "", "inconclusive data")
     d.update(hold_since=None, hold_kind=None)
     if announce:
         d.emit("AnalysisRecovered", f"Analysis conclusive again at {d.where()} after {held} of {kind}")
@@ -101,7 +126,7 @@ def escalate_hold(d: Draft) -> None:
     limit = d.spec.analysis.max_hold
     if held < limit:
         return
-    what = "Prometheus unavailable" if status.hold_kind == "PrometheusUnavailable" else "analysis inconclusive"
+    what = HOLD_WORDS.get(status.hold_kind or "", "analysis inconclusive")
     cause = f"{what} for {duration(held)} (maxHold {duration(limit)}, onHold {d.spec.analysis.on_hold})"
     if d.spec.analysis.on_hold == "rollback":
         start_rollback(d, status.hold_kind or "Inconclusive", cause)

@@ -37,6 +37,16 @@ EventReason = Literal[
     "GreenTemplateChanged",
     "BlueScaledDown",
     "CommandIgnored",
+    "CommandRejected",
+    "PromoteFullAccepted",
+    "SpecChanged",
+    "GreenUnavailable",
+    "GreenRecovered",
+    "ClockSkew",
+    "ReconcileFailed",
+    "ReconcileRecovered",
+    "Deleted",
+    "DeletionForced",
 ]
 
 REASONS: dict[str, tuple[EventType, str]] = {
@@ -65,6 +75,16 @@ REASONS: dict[str, tuple[EventType, str]] = {
     "GreenTemplateChanged": ("Normal", "green's pod template changed; the rollout restarts from step 0"),
     "BlueScaledDown": ("Normal", "blue scaled to 0, scaleDownBlueAfter after promotion"),
     "CommandIgnored": ("Warning", "a command does not apply in the current phase; the message says why"),
+    "CommandRejected": ("Warning", "the command annotation could not be parsed; consumed without effect"),
+    "PromoteFullAccepted": ("Warning", "promote --full: green goes to 100% skipping the remaining steps' bakes"),
+    "SpecChanged": ("Normal", "the spec was edited mid-rollout; the message says what happens (README: Edits)"),
+    "GreenUnavailable": ("Warning", "green lost available replicas while active; the step holds"),
+    "GreenRecovered": ("Normal", "green's replicas are all available again"),
+    "ClockSkew": ("Warning", "Prometheus' clock differs too much from the operator's; evaluations hold"),
+    "ReconcileFailed": ("Warning", "a reconcile raised; weight frozen, retried with backoff; message has the error"),
+    "ReconcileRecovered": ("Normal", "a reconcile succeeded after failures"),
+    "Deleted": ("Normal", "the rollout is being deleted and traffic is on blue; the finalizer lets it go"),
+    "DeletionForced": ("Warning", "the finalizer let go without a verified 0% (timeout or skip-finalizer)"),
 }
 
 

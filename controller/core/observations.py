@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from controller.core.results import CheckResult
 
@@ -32,6 +33,19 @@ MISSING = TrackObservation(exists=False)
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """The rollout object is being deleted and our finalizer holds it until traffic is back on blue.
+
+    ``requested_at`` is the object's ``deletionTimestamp``; ``timeout`` bounds how long the finalizer
+    waits for a verified 0% before it lets go anyway; ``skip`` is the escape-hatch annotation.
+    """
+
+    requested_at: datetime
+    timeout: float = 300.0
+    skip: bool = False
+
+
+@dataclass(frozen=True)
 class Observations:
     """The world at one reconcile.
 
@@ -39,9 +53,14 @@ class Observations:
     ``results`` are the check results of an evaluation run for this call, or ``None`` when none was due
     or run; pass them only when :func:`controller.core.schedule.evaluation_due` said so — results that
     arrive when no evaluation is due are ignored, which keeps a repeated call from counting them twice.
+    ``clock_skew`` beyond :data:`controller.core.skew.MAX_CLOCK_SKEW` holds the rollout instead: windows
+    evaluated at the wrong instant would judge green on data it has not produced yet.
     """
 
     router_weight: int | None
     blue: TrackObservation = field(default=MISSING)
     green: TrackObservation = field(default=MISSING)
     results: tuple[CheckResult, ...] | None = None
+    clock_skew: float | None = None
+    """Prometheus' clock minus ours, in seconds, when measured for this evaluation (None: not measured)."""
+    deletion: Deletion | None = None

@@ -23,6 +23,14 @@ CONFIRM_POLL_SECONDS = 2.0
 EVALUATING_PHASES = frozenset({"Progressing", "Paused"})
 
 
+def after(moment: datetime, seconds: float) -> datetime:
+    """``moment + seconds``, saturating at the largest representable time instead of overflowing."""
+    try:
+        return moment + timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        return datetime.max.replace(tzinfo=moment.tzinfo)
+
+
 def next_evaluation_at(spec: RolloutSpec, status: RolloutStatus) -> datetime | None:
     """When the next evaluation is due, or None when the rollout does not evaluate in this state."""
     if status.phase not in EVALUATING_PHASES or status.rollback is not None:
@@ -32,7 +40,7 @@ def next_evaluation_at(spec: RolloutSpec, status: RolloutStatus) -> datetime | N
     base = status.step_started_at
     if status.last_evaluation_at is not None and status.last_evaluation_at > base:
         base = status.last_evaluation_at
-    return base + timedelta(seconds=spec.analysis.interval)
+    return after(base, spec.analysis.interval)
 
 
 def evaluation_due(spec: RolloutSpec, status: RolloutStatus, now: datetime) -> bool:
@@ -61,19 +69,24 @@ def _phase_times(spec: RolloutSpec, status: RolloutStatus) -> list[datetime]:
     if status.phase == "Progressing" and status.step_started_at is not None and status.rollback is None:
         step = spec.steps[min(status.current_step, len(spec.steps) - 1)]
         if not step.manual:
-            times.append(status.step_started_at + timedelta(seconds=step.pause))
-        if status.hold_since is not None:
-            times.append(status.hold_since + timedelta(seconds=spec.analysis.max_hold))
+            times.append(after(status.step_started_at, step.pause))
+        for since in (status.hold_since, status.green_unavailable_since):
+            if since is not None:
+                times.append(after(since, spec.analysis.max_hold))
     if status.phase == "Promoted" and status.promoted_at is not None and not status.blue_scaled_down:
-        times.append(status.promoted_at + timedelta(seconds=spec.promotion.scale_down_blue_after))
+        times.append(after(status.promoted_at, spec.promotion.scale_down_blue_after))
         if status.blue_scale_down_requested_at is not None:
             times.append(status.blue_scale_down_requested_at + timedelta(seconds=WEIGHT_RETRY_SECONDS))
     return times
 
 
 def requeue_after(spec: RolloutSpec, status: RolloutStatus, now: datetime, waiting: bool) -> float | None:
-    """Seconds until the core should be called again without news; ``waiting`` adds a short poll."""
-    times = wake_times(spec, status)
+    """Seconds until the core should be called again without news; ``waiting`` adds a short poll.
+
+    Moments already past were acted on by the call that just ran (a pause that ended while passes are
+    missing, say): only future ones count, or a rollout would be polled every second until they arrive.
+    """
+    times = [t for t in wake_times(spec, status) if t > now]
     if waiting:
         times.append(now + timedelta(seconds=POLL_SECONDS))
     if status.target_weight is not None:

@@ -12,6 +12,7 @@ from controller.core.traffic import request_weight
 
 FRESH_STEP: dict[str, object] = {
     "step_started_at": None,
+    "full_promotion": False,
     "pause_lifted": False,
     "consecutive_passes": 0,
     "consecutive_failures": 0,
@@ -33,6 +34,13 @@ def advance_if_complete(d: Draft) -> None:
     status = d.status
     if status.phase != "Progressing" or status.target_weight is not None or status.step_started_at is None:
         return
+    if status.weight != d.step.weight:
+        _realign(d)
+        return
+    if status.full_promotion:
+        d.emit("StepCompleted", f"Completed {d.where()}: promote --full skipped its bake and analysis")
+        _promote(d)
+        return
     if d.step.manual and not status.pause_lifted:
         d.update(phase="Paused", pause_reason="ManualStep", message=f"Waiting for promote at {d.where()}")
         d.emit("ManualGate", f"Green at {status.weight}%, {d.where()} is manual: run `greenlane promote` to continue")
@@ -51,6 +59,19 @@ def advance_if_complete(d: Draft) -> None:
         _next_step(d)
 
 
+def _realign(d: Draft) -> None:
+    """After a steps edit green sits between steps: lower at once, raise only on passing evidence."""
+    status, required = d.status, d.spec.analysis.required_passes
+    if status.weight < d.step.weight and status.consecutive_passes < required:
+        return
+    d.emit(
+        "StepCompleted",
+        f"Green at {status.weight}% with {status.consecutive_passes}/{required} passes; moving to {d.where()}",
+    )
+    d.update(**FRESH_STEP, message=f"Moving to {d.where()}")
+    request_weight(d, d.step.weight)
+
+
 def _next_step(d: Draft) -> None:
     d.update(current_step=d.step_index + 1, **FRESH_STEP)
     d.update(message=f"Moving to {d.where()}")
@@ -59,6 +80,8 @@ def _next_step(d: Draft) -> None:
 
 
 def _promote(d: Draft) -> None:
+    if d.status.weight != 100 or d.observations.router_weight != 100:
+        return  # Promoted means the router reads 100%, nothing less
     after = d.spec.promotion.scale_down_blue_after
     d.update(phase="Promoted", promoted_at=d.now, pause_lifted=False, message="Promoted: green serves 100%")
     d.emit(
@@ -80,6 +103,8 @@ def restart(d: Draft) -> None:
         promoted_at=None,
         blue_scale_down_requested_at=None,
         blue_scaled_down=False,
+        green_unavailable_since=None,
+        conditions=[c for c in d.status.conditions if c.type != "GreenAvailable"],  # preflight re-checks it
         checks=[],
         green_template_hash=d.observations.green.template_hash or d.status.green_template_hash,
         **FRESH_STEP,

@@ -30,16 +30,16 @@ def confirm(d: Draft) -> None:
     d.update(weight=green, target_weight=None, weight_requested_at=None)
     d.condition(TRAFFIC_VERIFIED, "True", "WeightVerified", f"router shows green at {green}%")
     starts_step = (
-        d.status.phase in ("Progressing", "Paused")
-        and d.status.rollback is None
-        and d.status.step_started_at is None
-        and green == d.step.weight
+        d.status.phase in ("Progressing", "Paused") and d.status.rollback is None and d.status.step_started_at is None
     )
     if not starts_step:
         return
     traffic_started = d.status.traffic_started_at or (d.now if green > 0 else None)
     d.update(step_started_at=d.now, traffic_started_at=traffic_started)
-    d.emit("WeightSet", f"Green at {green}% verified on the router, {d.where()}; bake {duration(d.step.pause)}")
+    if green == d.step.weight:
+        d.emit("WeightSet", f"Green at {green}% verified on the router, {d.where()}; bake {duration(d.step.pause)}")
+    else:  # between steps after an edit: evaluations run here until the move to the step's weight
+        d.emit("WeightSet", f"Green at {green}% verified on the router; {d.where()} follows on passing evaluations")
 
 
 def sync(d: Draft) -> bool:

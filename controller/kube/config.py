@@ -9,6 +9,8 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
 
+from controller.kube.client import TimeoutApiClient
+
 
 class KubeConfigError(Exception):
     """No usable cluster configuration; the message says what was tried."""
@@ -18,7 +20,7 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s
     if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
         try:
             k8s_config.load_incluster_config()
-            return k8s.ApiClient()
+            return TimeoutApiClient()
         except ConfigException as exc:
             raise KubeConfigError(f"in-cluster configuration failed: {exc}") from exc
     configuration = k8s.Configuration()
@@ -27,7 +29,7 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> k8s
     except (ConfigException, FileNotFoundError, OSError) as exc:
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise KubeConfigError(f"cannot load kubeconfig {where}: {exc}") from exc
-    return k8s.ApiClient(configuration)
+    return TimeoutApiClient(configuration)
 
 
 def default_namespace(kubeconfig: str | None = None, context: str | None = None) -> str:

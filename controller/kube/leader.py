@@ -17,6 +17,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.clock import Clock
+from controller.kube.client import CONNECT_TIMEOUT
 
 log = structlog.get_logger("greenlane.leader")
 
@@ -40,6 +41,8 @@ class LeaderElector:
         self._renewed_at: float | None = None  # monotonic time of our last successful acquire/renew
         self._observed: tuple[str, str | None, float] | None = None  # (resourceVersion, holder, seen at)
         self.lost = threading.Event()
+        # A renewal that cannot finish well within the renew deadline is as good as a failed one.
+        self._timeout = (min(CONNECT_TIMEOUT, config.renew_deadline / 4), config.renew_deadline / 2)
 
     @property
     def identity(self) -> str:
@@ -59,6 +62,9 @@ class LeaderElector:
         except ApiException as exc:
             log.warning("lease round failed", status=exc.status, reason=exc.reason)
             held = False
+        except Exception as exc:  # timeouts, connection errors: not holding until proven otherwise
+            log.warning("lease round failed", error=str(exc))
+            held = False
         now = self._clock.monotonic()
         with self._lock:
             was = self._renewed_at is not None
@@ -72,11 +78,15 @@ class LeaderElector:
 
     def _round(self) -> bool:
         try:
-            lease = self._api.read_namespaced_lease(self._config.name, self._config.namespace)
+            lease = self._api.read_namespaced_lease(
+                self._config.name, self._config.namespace, _request_timeout=self._timeout
+            )
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            self._api.create_namespaced_lease(self._config.namespace, self._lease_body(None, transitions=0))
+            self._api.create_namespaced_lease(
+                self._config.namespace, self._lease_body(None, transitions=0), _request_timeout=self._timeout
+            )
             log.info("acquired leadership (new lease)", identity=self._identity)
             return True
         spec = lease.spec
@@ -91,7 +101,9 @@ class LeaderElector:
         transitions = int(spec.lease_transitions or 0) + (0 if holder == self._identity else 1)
         acquire_time = spec.acquire_time if holder == self._identity else None
         body = self._lease_body(rv, transitions, acquire_time)
-        self._api.replace_namespaced_lease(self._config.name, self._config.namespace, body)
+        self._api.replace_namespaced_lease(
+            self._config.name, self._config.namespace, body, _request_timeout=self._timeout
+        )
         if holder != self._identity:
             log.info("acquired leadership", identity=self._identity, previous=holder)
         return True
@@ -116,14 +128,18 @@ class LeaderElector:
         with self._lock:
             self._renewed_at = None
         try:
-            lease = self._api.read_namespaced_lease(self._config.name, self._config.namespace)
+            lease = self._api.read_namespaced_lease(
+                self._config.name, self._config.namespace, _request_timeout=self._timeout
+            )
             if lease.spec and lease.spec.holder_identity == self._identity:
                 lease.spec.holder_identity = None
                 lease.spec.lease_duration_seconds = 1
-                self._api.replace_namespaced_lease(self._config.name, self._config.namespace, lease)
+                self._api.replace_namespaced_lease(
+                    self._config.name, self._config.namespace, lease, _request_timeout=self._timeout
+                )
                 log.info("released leadership", identity=self._identity)
-        except ApiException as exc:
-            log.warning("could not release lease", status=exc.status)
+        except Exception as exc:  # shutting down anyway; the lease expires on its own
+            log.warning("could not release lease", error=str(exc))
 
     def run(self, stop: threading.Event) -> None:
         """Campaign and renew until ``stop`` is set or leadership is lost."""

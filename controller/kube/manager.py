@@ -15,18 +15,22 @@ import structlog
 from kubernetes import client as k8s
 
 from controller.clock import Clock
+from controller.engine import NotLeader
 from controller.kube.events import EventRecorder
 from controller.kube.http import Endpoints, serve
 from controller.kube.leader import LeaderElector, LeaseConfig
 from controller.kube.metrics import OperatorMetrics
 from controller.kube.reconciler import Reconciler
-from controller.kube.rollouts import NotLeader
 from controller.kube.watcher import Json, Watcher
 from controller.kube.workqueue import WorkQueue
+from controller.kube.world import KubeSettings
 from controller.model.resource import GROUP, PLURAL, VERSION
 
 log = structlog.get_logger("greenlane.manager")
 RESYNC = 30.0  # seconds: Deployments and pods change without touching the rollout; look again at least this often
+STUCK_RECONCILE = 900.0
+"""A reconcile makes a bounded number of calls, each with a timeout (API 35 s, Prometheus its spec timeout);
+one running for 15 minutes is stuck, and liveness fails so that the kubelet restarts the process."""
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class ManagerConfig:
     health_addr: tuple[str, int] = ("0.0.0.0", 8081)
     prometheus_url: str | None = None
     workers: int = 4
+    finalizer_timeout: float = 300.0
 
 
 class Manager:
@@ -55,7 +60,18 @@ class Manager:
             else None
         )
         events = EventRecorder(api, clock, instance=config.identity)
-        self.reconciler = Reconciler(api, clock, events, self.metrics, self.is_leader, config.prometheus_url)
+        self.reconciler = Reconciler(
+            api,
+            clock,
+            events,
+            self.metrics,
+            self.is_leader,
+            config.prometheus_url,
+            KubeSettings(finalizer_timeout=config.finalizer_timeout),
+        )
+        self._busy: dict[str, tuple[str, float]] = {}
+        self._busy_lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
         scopes = config.namespaces or (None,)
         self.watchers = [*(self._watcher(ns) for ns in scopes), *(self._deployment_watcher(ns) for ns in scopes)]
         self._by_deployment: dict[tuple[str, str], set[str]] = {}
@@ -119,6 +135,7 @@ class Manager:
         if self.elector is not None:
             threads.append(threading.Thread(target=self._campaign, name="leader", daemon=True))
         workers = [threading.Thread(target=self._work, name=f"worker-{i}") for i in range(self.config.workers)]
+        self._workers = workers
         for thread in [*threads, *workers]:
             thread.start()
         log.info("operator started", identity=self.config.identity, namespaces=self.config.namespaces or "all")
@@ -148,13 +165,20 @@ class Manager:
             self.stop.wait(LeaseConfig.retry_period)
 
     def _work(self) -> None:
+        me = threading.current_thread().name
         while not self.stop.is_set():
             key = self.queue.get(timeout=1.0)
             if key is None:
                 continue
+            with self._busy_lock:
+                self._busy[me] = (key, self.clock.monotonic())
             try:
                 self._process(key)
+            except Exception:  # never let a worker die: liveness would fail for good
+                log.exception("worker error", key=key)
             finally:
+                with self._busy_lock:
+                    self._busy.pop(me, None)
                 self.queue.done(key)
 
     def _process(self, key: str) -> None:
@@ -165,19 +189,33 @@ class Manager:
         started = self.clock.monotonic()
         ok = True
         try:
-            after = self.reconciler.reconcile(namespace, name)
+            outcome = self.reconciler.run(namespace, name)
+            after, ok = outcome.requeue_after, outcome.error is None
         except NotLeader:
             after = LeaseConfig.retry_period
-        except Exception:  # one broken rollout must not stop the others
-            ok = False
-            log.exception("reconcile failed", rollout=name, namespace=namespace)
-            after = 5.0
         self.metrics.observe_reconcile(self.clock.monotonic() - started, ok=ok)
         if key in self.known:
-            self.queue.add(key, after=min(after if after is not None else RESYNC, RESYNC))
+            # a failing rollout keeps the engine's backoff (it may exceed the resync); others look again soon
+            after = after if not ok and after is not None else min(after if after is not None else RESYNC, RESYNC)
+            self.queue.add(key, after=after)
 
     def _live(self) -> tuple[bool, str]:
-        return (True, "ok") if not self.stop.is_set() else (False, "stopping")
+        """Fails when the loop stopped making progress: a dead worker, a stuck reconcile, a silent watch."""
+        if self.stop.is_set():
+            return False, "stopping"
+        dead = [w.name for w in self._workers if not w.is_alive()]
+        if dead:
+            return False, f"workers stopped: {', '.join(dead)}"
+        now = self.clock.monotonic()
+        with self._busy_lock:
+            stuck = [(k, now - t) for k, t in self._busy.values() if now - t > STUCK_RECONCILE]
+        if stuck:
+            key, seconds = stuck[0]
+            return False, f"reconcile of {key} running for {seconds:.0f}s"
+        silent = [w.name for w in self.watchers if now - w.heartbeat > w.stale_after]
+        if silent:
+            return False, f"watches without progress: {', '.join(silent)}"
+        return True, "ok"
 
     def _ready(self) -> tuple[bool, str]:
         return (True, "ok") if self.synced.is_set() else (False, "waiting for the first list of rollouts")

@@ -92,6 +92,12 @@ class OperatorMetrics:
             ROLLOUT,
             registry=r,
         )
+        self.reconcile_errors = Counter(
+            "greenlane_reconcile_errors_total",
+            "Reconciles of a rollout that failed (the error is in its Reconciled condition and events).",
+            ROLLOUT,
+            registry=r,
+        )
         self.build_info.labels(__version__).set(1)
         self._checks: dict[RolloutKey, set[str]] = {}
 
@@ -126,6 +132,9 @@ class OperatorMetrics:
 
     def record_rollback(self, namespace: str, rollout: str, reason: str, check: str | None = None) -> None:
         self.rollbacks.labels(namespace, rollout, reason, check or "").inc()
+
+    def record_reconcile_error(self, namespace: str, rollout: str) -> None:
+        self.reconcile_errors.labels(namespace, rollout).inc()
 
     def record_query_error(self, namespace: str, rollout: str) -> None:
         self.query_errors.labels(namespace, rollout).inc()

@@ -63,8 +63,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         GROUP,
         "bluegreenrollouts",
-        ("get", "list", "watch"),
-        "watch rollouts (list+watch), read one per reconcile; commands are annotations the CLI writes",
+        ("get", "list", "watch", "patch"),
+        "watch rollouts (list+watch), read one per reconcile; patch adds and removes the traffic-to-blue "
+        "finalizer (JSON Patch guarded by resourceVersion); commands are annotations the CLI writes",
     ),
     Permission(GROUP, "bluegreenrollouts/status", ("update",), "all progress lives in status, replaced per reconcile"),
     Permission(

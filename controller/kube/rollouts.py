@@ -10,6 +10,7 @@ so re-applying our computed status onto the fresh object is correct).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable
@@ -21,19 +22,37 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from controller.model.resource import GROUP, PLURAL, VERSION
+from controller.core.commands import COMMAND_KINDS, Command
+from controller.engine.world import NotLeader
+from controller.model.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
+from controller.routing.kube_common import KubeApi, ObjectRef
 
 Json = dict[str, Any]
 COMMAND_ANNOTATION = "greenlane.dev/command"
-COMMANDS = ("promote", "abort", "retry", "pause", "resume")
+COMMANDS = COMMAND_KINDS
+FINALIZER = "greenlane.dev/traffic-to-blue"
+SKIP_FINALIZER_ANNOTATION = "greenlane.dev/skip-finalizer"
+MAX_COMMAND_BYTES = 1024
 
 
 def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, ApiException) and exc.status == 409
 
 
-class NotLeader(Exception):
-    """Raised instead of writing when this replica no longer holds the lease."""
+def commands_of(obj: Json) -> tuple[Command, ...]:
+    """The command the object carries; one it cannot parse becomes kind ``invalid`` with the reason.
+
+    An invalid command gets an id derived from the annotation's text, so it is reported (and consumed)
+    exactly once and a new, different annotation is looked at afresh.
+    """
+    raw = (obj.get("metadata", {}).get("annotations") or {}).get(COMMAND_ANNOTATION)
+    if not raw:
+        return ()
+    request, problem = CommandRequest.parse(raw)
+    if request is None:
+        digest = hashlib.sha256(raw.encode(errors="replace")).hexdigest()[:12]
+        return (Command(id=f"invalid-{digest}", kind="invalid", problem=problem),)
+    return (Command(id=request.id, kind=request.command, by=request.user),)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -54,27 +73,67 @@ class CommandRequest:
 
     @classmethod
     def from_object(cls, obj: Json) -> CommandRequest | None:
-        """The pending command, or None when absent or unreadable (a bad annotation is not a crash)."""
+        """The pending command, or None when absent or unreadable."""
         raw = (obj.get("metadata", {}).get("annotations") or {}).get(COMMAND_ANNOTATION)
-        if not raw:
-            return None
+        return cls.parse(raw)[0] if raw else None
+
+    @classmethod
+    def parse(cls, raw: str) -> tuple[CommandRequest | None, str]:
+        """The command in an annotation value, or None and why it is not one."""
+        if len(raw.encode(errors="replace")) > MAX_COMMAND_BYTES:
+            return None, f"the annotation is larger than {MAX_COMMAND_BYTES} bytes"
         try:
-            data = json.loads(raw)
-            command = cls(
-                id=str(data["id"]),
-                command=str(data["command"]),
-                user=str(data.get("user", "")),
-                at=str(data.get("at", "")),
-            )
-        except (ValueError, KeyError, TypeError):
-            return None
-        return command if command.command in COMMANDS else None
+            data = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        except ValueError as exc:
+            return None, f"not valid JSON ({exc})"
+        if not isinstance(data, dict):
+            return None, "expected a JSON object with id, command, user, at"
+        unknown = sorted(set(data) - {"id", "command", "user", "at"})
+        if unknown:
+            return None, f"unknown keys {unknown}"
+        if not isinstance(data.get("id"), str) or not data["id"]:
+            return None, "missing id"
+        if data.get("command") not in COMMANDS:
+            return None, f"unknown command {str(data.get('command'))[:40]!r}; known: {', '.join(COMMANDS)}"
+        user, at = data.get("user", ""), data.get("at", "")
+        if not isinstance(user, str) or not isinstance(at, str):
+            return None, "user and at must be strings"
+        return cls(id=data["id"][:64], command=data["command"], user=user[:256], at=at[:64]), ""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    duplicated = sorted({k for k in keys if keys.count(k) > 1})
+    if duplicated:
+        raise ValueError(f"duplicate keys {duplicated}")
+    return dict(pairs)
 
 
 class RolloutClient:
     def __init__(self, api: k8s.ApiClient, may_write: Callable[[], bool] = lambda: True) -> None:
         self._api = k8s.CustomObjectsApi(api)
+        self._raw_api = KubeApi(api)
         self._may_write = may_write
+
+    def set_finalizer(self, obj: Json, present: bool) -> Json:
+        """Add or remove our finalizer with a JSON Patch guarded by the object's resourceVersion.
+
+        Merge patch would replace the whole list and drop other controllers' finalizers; the ``test`` op
+        makes a concurrent change answer 409 (the next reconcile retries) instead of losing it.
+        """
+        if not self._may_write():
+            raise NotLeader("not the leader; finalizer not changed")
+        meta = obj["metadata"]
+        current = list(meta.get("finalizers") or [])
+        wanted = [*current, FINALIZER] if present else [f for f in current if f != FINALIZER]
+        if wanted == current:
+            return obj
+        ref = ObjectRef(API_VERSION, PLURAL, KIND, meta["namespace"], meta["name"])
+        ops: list[Json] = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}]
+        ops.append(
+            {"op": "add" if "finalizers" not in meta else "replace", "path": "/metadata/finalizers", "value": wanted}
+        )
+        return self._raw_api.json_patch(ref, ops)
 
     def get(self, namespace: str, name: str) -> Json:
         obj: Json = self._api.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)

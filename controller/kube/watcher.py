@@ -16,8 +16,10 @@ from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from controller.clock import Clock
+from controller.kube.client import CONNECT_TIMEOUT
 
 log = structlog.get_logger("greenlane.watch")
+WATCH_READ_SLACK = 30.0
 Json = dict[str, Any]
 ListFn = Callable[..., Any]
 
@@ -43,6 +45,8 @@ class Watcher:
         self._timeout = timeout_seconds
         self._max_backoff = max_backoff
         self.heartbeat = clock.monotonic()
+        self.stale_after = 2.0 * (timeout_seconds + WATCH_READ_SLACK) + max_backoff
+        """Seconds without an event, a relist or a watch restart after which this watch counts as stuck."""
 
     def run(self, stop: threading.Event) -> None:
         failures = 0
@@ -54,6 +58,7 @@ class Watcher:
             except ApiException as exc:
                 if exc.status == 410:
                     log.info("watch expired, relisting", watch=self.name)
+                    self.heartbeat = self._clock.monotonic()
                     continue
                 failures += 1
                 self._backoff(stop, failures, f"HTTP {exc.status} {exc.reason}")
@@ -73,7 +78,12 @@ class Watcher:
     def _watch(self, version: str, stop: threading.Event) -> None:
         stream = watch.Watch()
         for event in stream.stream(
-            self._list, resource_version=version, timeout_seconds=self._timeout, allow_watch_bookmarks=True
+            self._list,
+            resource_version=version,
+            timeout_seconds=self._timeout,
+            allow_watch_bookmarks=True,
+            # the server ends the watch after timeout_seconds; a connection silent for longer is dead
+            _request_timeout=(CONNECT_TIMEOUT, self._timeout + WATCH_READ_SLACK),
         ):
             self.heartbeat = self._clock.monotonic()
             if stop.is_set():

@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from controller.model.base import Model
+from controller.model.base import DnsLabel, Model
+from controller.model.routing import TrafficRouting
+from controller.model.spec import RolloutSpec
 
 Phase = Literal["Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid"]
 PHASES: tuple[str, ...] = ("Pending", "Progressing", "Paused", "Promoted", "RolledBack", "Aborted", "Invalid")
@@ -22,8 +24,8 @@ TERMINAL_PHASES: frozenset[str] = frozenset({"Promoted", "RolledBack", "Aborted"
 problem (a bad spec, a missing Deployment) is fixed.
 """
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
-PauseReason = Literal["ManualStep", "Command", "AnalysisHold"]
-HoldKind = Literal["PrometheusUnavailable", "Inconclusive"]
+PauseReason = Literal["ManualStep", "Command", "AnalysisHold", "GreenUnavailable", "ReconcileErrors"]
+HoldKind = Literal["PrometheusUnavailable", "Inconclusive", "ClockSkew"]
 FinalPhase = Literal["RolledBack", "Aborted"]
 
 
@@ -71,6 +73,45 @@ class RollbackRecord(StatusModel):
     completed_at: datetime | None = Field(default=None, description="When the router was verified at green 0.")
 
 
+class SpecFingerprint(StatusModel):
+    """Short hashes of the spec parts a rollout in flight depends on, to tell which part an edit changed.
+
+    ``steps`` and ``analysis`` edits are absorbed with defined semantics (README "Edits mid-rollout");
+    ``routing`` and ``tracks`` edits while green holds traffic are refused: the old router may still
+    send green its share, and nothing here could take it back.
+    """
+
+    steps: str = ""
+    analysis: str = ""
+    tracks: str = ""
+
+
+class AppliedRouting(StatusModel):
+    """The router greenlane steers for this rollout, as recorded when it first moved traffic.
+
+    An edit of ``spec.trafficRouting`` (or of the Services it names) takes effect only once green is back
+    at 0% or promoted: until then greenlane keeps steering, reading back and (on rollback or deletion)
+    emptying the object that actually carries green's share, so an edit can never strand traffic.
+    """
+
+    traffic_routing: TrafficRouting
+    blue_service: DnsLabel | None = None
+    green_service: DnsLabel | None = None
+    blue_deployment: DnsLabel
+    green_deployment: DnsLabel
+
+    @classmethod
+    def of(cls, spec: RolloutSpec) -> AppliedRouting:
+        """The routing ``spec`` asks for."""
+        return cls(
+            traffic_routing=spec.traffic_routing,
+            blue_service=spec.blue.service,
+            green_service=spec.green.service,
+            blue_deployment=spec.blue.deployment,
+            green_deployment=spec.green.deployment,
+        )
+
+
 class RolloutStatus(StatusModel):
     phase: Phase = "Pending"
     message: str = ""
@@ -98,5 +139,20 @@ class RolloutStatus(StatusModel):
     blue_scale_down_requested_at: datetime | None = None
     blue_scaled_down: bool = False
     rollback: RollbackRecord | None = None
+    full_promotion: bool = Field(
+        default=False, description="A promote --full command skipped the remaining steps and their analysis."
+    )
+    green_unavailable_since: datetime | None = Field(
+        default=None, description="Since when green has had fewer available replicas than desired while active."
+    )
+    reconcile_errors_since: datetime | None = Field(
+        default=None, description="Since when every reconcile has failed (cleared by the first success)."
+    )
+    routing: AppliedRouting | None = Field(
+        default=None, description="The router in effect; a spec edit takes over when no traffic is at stake."
+    )
+    spec_fingerprint: SpecFingerprint | None = Field(
+        default=None, description="Which spec the progress above was made under; tells what an edit changed."
+    )
     checks: list[CheckStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)

@@ -11,7 +11,23 @@ from typing import Protocol
 
 
 class RouterError(Exception):
-    """The router object is missing, malformed or not ours; the message names the object and field."""
+    """The router object is missing, malformed or not ours; the message names the object and field.
+
+    ``transient`` errors (the router did not answer) hold the rollout and are retried; the others are spec
+    problems that make the rollout ``Invalid``.
+    """
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
+class RouterUnreachable(RouterError):
+    """No answer from the router (connection refused, timeout): retried, never a spec problem."""
+
+    @property
+    def transient(self) -> bool:
+        return True
 
 
 class WeightMismatch(RouterError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from controller.model.spec import RolloutSpec
+from controller.model.status import AppliedRouting
 from controller.routing.base import Router, RouterError
 from controller.routing.gateway_api import GatewayRouteRouter
 from controller.routing.haproxy import HaproxyRouter
@@ -14,9 +15,10 @@ from controller.routing.replicas import ReplicaRatioRouter
 from controller.routing.smi import TrafficSplitRouter
 
 
-def build_router(spec: RolloutSpec, namespace: str, api_client: Any | None) -> Router:
-    """The router for ``spec``; Kubernetes routers need ``api_client``, HAProxy does not."""
-    routing = spec.traffic_routing
+def build_router(target: AppliedRouting | RolloutSpec, namespace: str, api_client: Any | None) -> Router:
+    """The router for a recorded routing (or a spec's); Kubernetes routers need ``api_client``, HAProxy not."""
+    target = AppliedRouting.of(target) if isinstance(target, RolloutSpec) else target
+    routing = target.traffic_routing
     if routing.haproxy is not None:
         h = routing.haproxy
         return HaproxyRouter(h.socket, h.backend, h.blue_server, h.green_server)
@@ -24,9 +26,13 @@ def build_router(spec: RolloutSpec, namespace: str, api_client: Any | None) -> R
         raise RouterError(f"trafficRouting.{routing.kind} needs a Kubernetes API connection")
     if routing.replicas is not None:
         return ReplicaRatioRouter(
-            api_client, namespace, spec.blue.deployment, spec.green.deployment, total=routing.replicas.total_replicas
+            api_client,
+            namespace,
+            target.blue_deployment,
+            target.green_deployment,
+            total=routing.replicas.total_replicas,
         )
-    blue, green = spec.blue.service or "", spec.green.service or ""
+    blue, green = target.blue_service or "", target.green_service or ""
     if routing.gateway_api is not None:
         g = routing.gateway_api
         if g.grpc_route:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from controller.routing.base import RouterError, WeightMismatch
+from controller.routing.base import RouterError, RouterUnreachable, WeightMismatch
 
 MAX_WEIGHT = 256
 _RECV_LIMIT = 1 << 20
@@ -53,7 +53,7 @@ class HaproxyRuntime:
                 while sum(map(len, chunks)) < _RECV_LIMIT and (chunk := sock.recv(65536)):
                     chunks.append(chunk)
         except OSError as exc:
-            raise RouterError(f"cannot reach the HAProxy runtime API at {self.socket_path}: {exc}") from exc
+            raise RouterUnreachable(f"cannot reach the HAProxy runtime API at {self.socket_path}: {exc}") from exc
         return b"".join(chunks).decode(errors="replace").strip()
 
 

@@ -10,20 +10,17 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.analysis import PrometheusSource, SourceUnavailable, evaluate, python_versions
+from controller.analysis import PrometheusSource
 from controller.analysis.plan import plan_for
 from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
-from controller.core.actions import Action, Decision, EmitEvent, SetWeight
-from controller.core.decide import decide
-from controller.core.observations import Observations, TrackObservation
-from controller.core.preflight import python_versions_needed
 from controller.core.results import CheckResult
-from controller.core.schedule import evaluation_due
+from controller.engine import Engine
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
 from controller.routing.base import RouterError
@@ -31,11 +28,11 @@ from controller.routing.haproxy import HaproxyRouter
 from controller.sandbox.app.faults import FaultSettings
 from controller.sandbox.sandbox import Sandbox, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, Outcome, Scenario, Speed, build_spec
+from controller.sandbox.world import SandboxWorld
 
 Printer = Callable[[str], None]
 TIMEOUT_S: dict[Speed, float] = {"fast": 240.0, "realistic": 3600.0}
 HELD_GRACE_S: dict[Speed, float] = {"fast": 20.0, "realistic": 300.0}
-TEMPLATE_HASH = "sandbox"  # the sandbox never changes a pod template mid-demo
 """How long the demo watches a Paused (or preflight-held Pending) rollout before calling it held."""
 
 
@@ -143,20 +140,34 @@ class Demo:
     def _drive(self, sb: Sandbox) -> DemoResult:
         spec = build_spec(sb.router_spec(), self.speed)
         self._units = {c.name: plan_for(c).unit for c in spec.analysis.checks}
-        router = sb.router()
         source = PrometheusSource(sb.prometheus_url, timeout=2.0)
         result = self._announce(sb, spec)
-        status = RolloutStatus()
+        router = _RecordingRouter(sb.router(), lambda green: self._weight_set(sb, green, result))
+        world = SandboxWorld(
+            sb,
+            spec,
+            source,
+            router,
+            clock=self.clock,
+            on_event=lambda event, status: self.out(f"   event {event.type} {event.reason}: {event.message}"),
+            on_evaluation=lambda status, results, at: self._evaluated(spec, status, results, at, result),
+        )
+        engine = Engine(self.clock)
         started = self.clock.monotonic()
         held_since: float | None = None
         while True:
-            decision = self._tick(sb, spec, router, source, status, result)
-            status = decision.status
+            if self._outage_tick(sb, world.status, result):
+                pass  # Prometheus just came back: the next reconcile sees it
+            weight = _peek(router)
+            if weight is not None and (not result.weights or result.weights[-1][1] != weight):
+                result.weights.append((time.time(), weight))
+            outcome = engine.reconcile(world)
+            status = world.status
             mono = self.clock.monotonic()
             held_since = self._held_since(status, held_since, mono)
             if self._stopped(status, result, mono - started, held_since, mono):
                 break
-            wait = decision.requeue_after if decision.requeue_after is not None else 1.0
+            wait = outcome.requeue_after if outcome.requeue_after is not None else 1.0
             self.clock.sleep(max(0.2, min(wait, 1.0)))
         if self._outage_until is not None:
             sb.start_prometheus(wait=False)
@@ -190,42 +201,23 @@ class Demo:
         )
         return result
 
-    def _tick(
+    def _evaluated(
         self,
-        sb: Sandbox,
         spec: RolloutSpec,
-        router: HaproxyRouter,
-        source: PrometheusSource,
         status: RolloutStatus,
+        results: Sequence[CheckResult],
+        at: datetime,
         result: DemoResult,
-    ) -> Decision:
-        """One reconcile of the sandbox rollout: observe, evaluate when due, decide, apply."""
-        now = self.clock.now()
-        if self._outage_tick(sb, status, result):
-            now = self.clock.now()
-        try:
-            weight: int | None = router.get_weight()
-        except RouterError as exc:
-            self.out(f"   router unreadable: {exc}")
-            weight = None
-        if weight is not None and (not result.weights or result.weights[-1][1] != weight):
-            result.weights.append((time.time(), weight))
-        observations = self._observe(sb, source, weight, now.timestamp(), spec, status)
-        results: tuple[CheckResult, ...] | None = None
-        if evaluation_due(spec, status, now):
-            results = tuple(self._evaluate(spec, sb, source, status, now.timestamp()))
-            result.evaluations.append(
-                {
-                    "at": now.timestamp(),
-                    "step": status.current_step,
-                    "weight": status.weight,
-                    "checks": [_check_json(r) for r in results],
-                }
-            )
-            self._print_evaluation(spec, status, results)
-        decision = decide(spec, status, replace(observations, results=results), (), now)
-        self._apply(sb, router, decision.actions, result)
-        return decision
+    ) -> None:
+        result.evaluations.append(
+            {
+                "at": at.timestamp(),
+                "step": status.current_step,
+                "weight": status.weight,
+                "checks": [_check_json(r) for r in results],
+            }
+        )
+        self._print_evaluation(spec, status, results)
 
     def _stopped(
         self, status: RolloutStatus, result: DemoResult, elapsed: float, held_since: float | None, mono: float
@@ -241,13 +233,6 @@ class Demo:
             result.reason = f"demo timed out after {self.timeout_s:g}s in phase {status.phase}: {status.message}"
             return True
         return False
-
-    def _apply(self, sb: Sandbox, router: HaproxyRouter, actions: Sequence[Action], result: DemoResult) -> None:
-        for action in actions:
-            if isinstance(action, SetWeight):
-                self._set_weight(sb, router, action.green, result)
-            elif isinstance(action, EmitEvent):
-                self.out(f"   event {action.type} {action.reason}: {action.message}")
 
     def _outage_tick(self, sb: Sandbox, status: RolloutStatus, result: DemoResult) -> bool:
         """Prometheus-outage scenario: stop it once the chosen step is verified, restart it after a while."""
@@ -305,12 +290,8 @@ class Demo:
             return True
         return False
 
-    def _set_weight(self, sb: Sandbox, router: HaproxyRouter, green: int, result: DemoResult) -> None:
-        try:
-            router.set_weight(green)
-        except RouterError as exc:
-            self.out(f"   weight {green}% not applied: {exc}")
-            return
+    def _weight_set(self, sb: Sandbox, green: int, result: DemoResult) -> None:
+        """The router took a new weight: record it, and switch green's faults on once it takes traffic."""
         result.weights.append((time.time(), green))
         self.out(f"-> green {green}% / blue {100 - green}%")
         if green > 0 and result.fault_started_at is None and self.faults.fault_after_s is None and self._has_faults():
@@ -325,44 +306,6 @@ class Demo:
 
     def _has_faults(self) -> bool:
         return any(v for k, v in asdict(self.faults).items() if k != "fault_after_s")
-
-    def _observe(
-        self,
-        sb: Sandbox,
-        source: PrometheusSource,
-        weight: int | None,
-        at: float,
-        spec: RolloutSpec,
-        status: RolloutStatus,
-    ) -> Observations:
-        ns = sb.config.namespace
-        needed = python_versions_needed(spec, status, TEMPLATE_HASH, ())
-        tracks: dict[str, TrackObservation] = {}
-        for name, info in (("blue", sb.blue), ("green", sb.green)):
-            versions: dict[str, str] | None = None
-            if needed:
-                try:
-                    versions = python_versions(source, ns, info.pod, at)
-                except SourceUnavailable:
-                    versions = None
-            tracks[name] = TrackObservation(True, 1, 1, TEMPLATE_HASH, versions)
-        return Observations(router_weight=weight, blue=tracks["blue"], green=tracks["green"])
-
-    def _evaluate(
-        self, spec: RolloutSpec, sb: Sandbox, source: PrometheusSource, status: RolloutStatus, at: float
-    ) -> list[CheckResult]:
-        # Green's warm-up ends long before its first evaluation (the sandbox starts it before any step), so no
-        # window needs clipping; warmup_until=None keeps every window at its full length.
-        return evaluate(
-            spec,
-            source,
-            namespace=sb.config.namespace,
-            at=at,
-            blue_pods=sb.blue.pod,
-            green_pods=sb.green.pod,
-            warmup_until=None,
-            green_weight=status.weight,
-        )
 
     def _print_evaluation(self, spec: RolloutSpec, status: RolloutStatus, results: Sequence[CheckResult]) -> None:
         parts = []
@@ -408,6 +351,31 @@ class Demo:
             self.out(f"load: {stats}")
         except Exception:
             pass
+
+
+class _RecordingRouter:
+    """The sandbox's HAProxy router, telling the demo about every weight it verified."""
+
+    def __init__(self, router: HaproxyRouter, on_set: Callable[[int], None]) -> None:
+        self._router, self._on_set = router, on_set
+
+    def describe(self) -> str:
+        return self._router.describe()
+
+    def get_weight(self) -> int:
+        return self._router.get_weight()
+
+    def set_weight(self, green: int) -> int:
+        effective = self._router.set_weight(green)
+        self._on_set(effective)
+        return effective
+
+
+def _peek(router: _RecordingRouter) -> int | None:
+    try:
+        return router.get_weight()
+    except RouterError:
+        return None
 
 
 def run_demo(

@@ -21,6 +21,7 @@ class Script:
         self.replies: list[tuple[int, object]] = []
         self.requests: list[dict[str, str]] = []
         self.delay = 0.0
+        self.trickle: float | None = None  # seconds between body bytes: a server that never quite answers
 
 
 @pytest.fixture
@@ -38,7 +39,13 @@ def server() -> Iterator[tuple[str, Script]]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if script.trickle is None:
+                    self.wfile.write(data)
+                    return
+                for byte in data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(script.trickle)
             except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
                 pass
 
@@ -90,12 +97,30 @@ def test_refused_credentials_are_an_outage_without_retry(server: tuple[str, Scri
     assert len(script.requests) == 1
 
 
-def test_timeout_is_retried_then_an_outage(server: tuple[str, Script]) -> None:
+def test_timeout_is_one_deadline_for_the_query_retries_included(server: tuple[str, Script]) -> None:
     url, script = server
     script.delay = 0.5
     with pytest.raises(SourceUnavailable, match="timed out"):
-        PrometheusSource(url, timeout=0.1, attempts=2, backoff=0.01).instant("up", 1.0)
-    assert len(script.requests) == 2
+        PrometheusSource(url, timeout=0.2, attempts=5, backoff=0.01).instant("up", 1.0)
+    assert len(script.requests) == 1  # the first attempt used the whole deadline: no retry after it
+
+
+def test_a_server_that_trickles_bytes_is_cut_off_at_the_deadline(server: tuple[str, Script]) -> None:
+    """Each byte arrives well within the read timeout, so only an overall deadline can end the wait."""
+    url, script = server
+    script.trickle = 0.05  # the whole answer would take len(OK) * 0.05 = about 5 s
+    started = time.monotonic()
+    with pytest.raises(SourceUnavailable, match="timed out"):
+        PrometheusSource(url, timeout=0.5, attempts=1).instant("up", 1.0)
+    assert time.monotonic() - started < len(json.dumps(OK)) * script.trickle / 2  # far from the full trickle
+
+
+def test_clock_skew_is_the_servers_time_minus_ours(server: tuple[str, Script]) -> None:
+    url, script = server
+    script.replies = [(200, {"status": "success", "data": {"resultType": "scalar", "result": [1, "1000.0"]}})]
+    skew = PrometheusSource(url).clock_skew()
+    assert skew == pytest.approx(1000.0 - time.time(), abs=5.0)
+    assert "time=" not in script.requests[-1]["path"]  # evaluated at the server's own now
 
 
 def test_credentials_headers_time_and_server_timeout_are_sent(server: tuple[str, Script]) -> None:

@@ -6,18 +6,19 @@ Tests state only what matters to the rule they check; everything else is a healt
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
+from controller.clock import ManualClock
 from controller.core.actions import Action, Decision, EmitEvent, ScaleTrack, SetWeight
 from controller.core.commands import Command
-from controller.core.decide import decide
 from controller.core.observations import Observations, TrackObservation
 from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult, Verdict
-from controller.core.schedule import evaluation_due
+from controller.engine import Engine
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
+from tests.engine.fakes import FakeWorld
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -96,36 +97,87 @@ def scales(actions: Sequence[Action]) -> list[ScaleTrack]:
     return [a for a in actions if isinstance(a, ScaleTrack)]
 
 
-@dataclass
 class Loop:
-    """A caller that applies SetWeight perfectly (unless the router is broken) and evaluates when due."""
+    """A caller that reconciles through the one engine against a FakeWorld whose router obeys (unless broken).
 
-    spec: RolloutSpec
-    status: RolloutStatus = field(default_factory=RolloutStatus)
-    now: datetime = T0
-    router: int | None = 0
-    router_broken: bool = False
-    blue: TrackObservation = BLUE
-    green: TrackObservation = GREEN
-    commands: list[Command] = field(default_factory=list)
-    log: list[Decision] = field(default_factory=list)
+    ``step`` returns what the core asked for in that reconcile (weights written or attempted, scales,
+    events) with the persisted status, as a ``Decision``, so tests read it like the core's own output.
+    """
+
+    def __init__(self, spec: RolloutSpec, **world: Any) -> None:
+        self.spec = spec
+        self.world = FakeWorld(spec, **world)
+        self.clock = ManualClock(T0)
+        self.engine = Engine(self.clock, jitter=lambda: 1.0)
+        self.log: list[Decision] = []
+        self._results: tuple[CheckResult, ...] | None = None
+        self.world.results = lambda spec, at: self._results or ()
+
+    # the world, as the tests see it
+    @property
+    def status(self) -> RolloutStatus:
+        return self.world.status
+
+    @status.setter
+    def status(self, value: RolloutStatus) -> None:
+        self.world.status = value
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self.clock.advance((value - self.clock.now()).total_seconds())
+
+    @property
+    def router(self) -> int:
+        return self.world.router_weight
+
+    @router.setter
+    def router(self, value: int) -> None:
+        self.world.router_weight = value
+
+    @property
+    def router_broken(self) -> bool:
+        return not self.world.router_readable
+
+    @router_broken.setter
+    def router_broken(self, broken: bool) -> None:
+        self.world.router_readable = self.world.router_writable = not broken
+
+    @property
+    def blue(self) -> TrackObservation:
+        return self.world.blue
+
+    @blue.setter
+    def blue(self, value: TrackObservation) -> None:
+        self.world.blue = value
+
+    @property
+    def green(self) -> TrackObservation:
+        return self.world.green
+
+    @green.setter
+    def green(self, value: TrackObservation) -> None:
+        self.world.green = value
+
+    @property
+    def commands(self) -> list[Command]:
+        return self.world.commands
 
     def step(self, results: tuple[CheckResult, ...] | None = None, advance: float = 0.0) -> Decision:
-        self.now += timedelta(seconds=advance)
-        due = evaluation_due(self.spec, self.status, self.now)
-        obs = Observations(
-            router_weight=None if self.router_broken else self.router,
-            blue=self.blue,
-            green=self.green,
-            results=results if due else None,
-        )
-        decision = decide(self.spec, self.status, obs, self.commands, self.now)
-        for action in decision.actions:
-            if isinstance(action, SetWeight) and not self.router_broken:
-                self.router = action.green
-            if isinstance(action, ScaleTrack):
-                self.blue = replace(self.blue, desired_replicas=action.replicas, available_replicas=action.replicas)
-        self.status = decision.status
+        self.clock.advance(advance)
+        self._results = results
+        if results is None:  # no data at all: the evaluation (if due) sees nothing
+            self.world.results = lambda spec, at: ()
+        else:
+            self.world.results = lambda spec, at: self._results or ()
+        requested, events = len(self.world.requested), len(self.world.events)
+        outcome = self.engine.reconcile(self.world)
+        assert outcome.error is None, outcome.error
+        actions = (*self.world.requested[requested:], *self.world.events[events:])
+        decision = Decision(self.world.status, actions, outcome.requeue_after, None, outcome.released)
         self.log.append(decision)
         return decision
 
@@ -145,5 +197,6 @@ class Loop:
     def start(self) -> None:
         """Preflight and the first weight verified: step 1 bakes from now."""
         self.step()
-        self.step()
+        if self.status.step_started_at is None:
+            self.step()
         assert self.status.step_started_at is not None, self.status.message

@@ -16,11 +16,14 @@ def test_failure_limit_consecutive_failures_roll_back_with_the_numbers() -> None
     first = loop.step(failing(spec), advance=30)
     assert reasons(first.actions) == ["AnalysisFailed"]
     assert "(1/2 failures)" in first.events[0].message
+    loop.world.router_writable = False  # the first write of 0 does not take
     second = loop.step(failing(spec), advance=30)
     assert second.actions[0] == SetWeight(0)
     assert reasons(second.actions) == ["RollingBack"]
     assert second.status.phase == "Progressing"  # not RolledBack until the router shows 0
-    rolled = loop.step(advance=1)
+    loop.world.router_writable = True
+    rolled = loop.step(advance=10)  # 0 is written again, read back: the rollback is complete
+    assert weights(rolled.actions) == [0]
     assert rolled.status.phase == "RolledBack"
     [event] = rolled.events
     assert (event.type, event.reason) == ("Warning", "RolledBack")

@@ -17,10 +17,10 @@ def test_abort_rolls_back_and_stays_aborted() -> None:
     loop.start()
     aborted = loop.command("abort")
     assert aborted.actions[0] == SetWeight(0)
-    assert reasons(aborted.actions) == ["RollingBack"]
+    assert reasons(aborted.actions) == ["RollingBack", "Aborted"]  # written, read back, recorded
     final = loop.step(advance=1)
-    assert final.status.phase == "Aborted"
-    assert final.events[0].message == "Aborted at 25%: abort command c1"
+    assert final.status.phase == "Aborted" and final.actions == ()
+    assert aborted.events[1].message == "Aborted at 25%: abort command c1"
     loop.run(600, passing(spec))
     assert loop.status.phase == "Aborted" and loop.router == 0
 
@@ -36,7 +36,7 @@ def test_retry_restarts_from_step_zero_through_preflight() -> None:
     loop.step(advance=1)
     assert loop.status.phase == "RolledBack"
     retried = loop.command("retry")
-    assert reasons(retried.actions) == ["Retried", "PreflightPassed"]
+    assert reasons(retried.actions) == ["Retried", "PreflightPassed", "WeightSet"]
     assert retried.status.current_step == 0 and retried.status.rollback is None
     assert weights(retried.actions) == [25]
 
@@ -46,10 +46,9 @@ def test_retry_from_paused_first_returns_traffic_to_blue() -> None:
     loop.start()
     loop.command("pause")
     retried = loop.command("retry")
-    assert weights(retried.actions) == [0]
-    assert retried.status.phase == "Pending"
-    started = loop.step(advance=1)
-    assert weights(started.actions) == [25]
+    assert weights(retried.actions) == [0, 25]  # back to blue first; preflight passes on the read-back
+    assert retried.status.phase == "Progressing" and retried.status.current_step == 0
+    assert loop.world.router_history[-2:] == [0, 25]
 
 
 def test_pause_freezes_the_step_and_resume_continues() -> None:
@@ -61,7 +60,7 @@ def test_pause_freezes_the_step_and_resume_continues() -> None:
     loop.run(300, passing(spec))
     assert loop.status.current_step == 0
     resumed = loop.command("resume")
-    assert reasons(resumed.actions) == ["Resumed", "StepCompleted"]
+    assert reasons(resumed.actions) == ["Resumed", "StepCompleted", "WeightSet"]
 
 
 def test_analysis_still_rolls_back_a_paused_rollout() -> None:

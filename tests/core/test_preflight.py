@@ -28,7 +28,7 @@ def test_invalid_recovers_when_the_deployment_appears() -> None:
     decision = loop.step(advance=10)
     assert decision.status.phase == "Progressing"
     assert weights(decision.actions) == [25]
-    assert reasons(decision.actions) == ["PreflightPassed"]
+    assert reasons(decision.actions) == ["PreflightPassed", "WeightSet"]
 
 
 def test_unavailable_replicas_wait_without_traffic_and_announce_once() -> None:

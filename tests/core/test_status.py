@@ -43,6 +43,7 @@ def test_conditions_follow_the_rollout() -> None:
     by_type = {c.type: (c.status, c.reason) for c in loop.status.conditions}
     assert by_type == {
         "AnalysisHealthy": ("True", "Passing"),
+        "ClockSynchronized": ("True", "Synchronized"),
         "Preflight": ("True", "PreflightPassed"),
         "Progressing": ("True", "StepInProgress"),
         "TrafficVerified": ("True", "WeightVerified"),
@@ -77,9 +78,12 @@ def test_evaluation_due_follows_the_interval_and_never_twice_at_one_instant() ->
 def test_requeue_after_points_at_the_next_thing_to_do() -> None:
     spec = make_spec()
     loop = Loop(spec)
-    loop.start()
+    loop.world.router_writable = False
+    loop.step()
+    assert loop.log[0].requeue_after == 2.0  # the weight did not read back: look again soon
+    loop.world.router_writable = True
+    loop.step(advance=10)  # written again after the retry delay, read back: the bake starts
     assert loop.log[-1].requeue_after == 30.0  # the first evaluation
-    assert loop.log[0].requeue_after == 2.0  # read the requested weight back soon
     loop.run(240, passing(spec))
     promoted = next(d for d in loop.log if "Promoted" in reasons(d.actions))
     assert promoted.requeue_after == 3600.0  # blue's scale-down

@@ -11,17 +11,16 @@ from tests.core.builders import Loop, make_spec, passing, reasons, scales, weigh
 
 
 def test_bake_clock_starts_only_when_the_router_reads_the_weight_back() -> None:
-    loop = Loop(make_spec(), router_broken=False)
+    loop = Loop(make_spec(), router_writable=False)  # the write does not take
     first = loop.step()
     assert weights(first.actions) == [25]
     assert loop.status.step_started_at is None and loop.status.target_weight == 25
-    loop.router = 0  # the write did not take
     assert loop.step(advance=1).actions == ()
+    loop.world.router_writable = True
     retried = loop.step(advance=WEIGHT_RETRY_SECONDS)
     assert weights(retried.actions) == [25]
-    confirmed = loop.step(advance=1)
-    assert reasons(confirmed.actions) == ["WeightSet"]
-    assert confirmed.status.weight == 25 and confirmed.status.step_started_at == loop.now
+    assert reasons(retried.actions) == ["WeightSet"]  # read back at once: confirmed in the same reconcile
+    assert retried.status.weight == 25 and retried.status.step_started_at == loop.now
 
 
 def test_router_edited_behind_our_back_is_reasserted_with_a_warning() -> None:
@@ -52,7 +51,7 @@ def test_step_needs_both_its_pause_and_its_passes() -> None:
     assert loop.run(90, passing(spec)) == []  # 3 passes, pause not over
     assert loop.status.consecutive_passes == 3
     completed = loop.step(passing(spec), advance=30)
-    assert reasons(completed.actions) == ["StepCompleted"]
+    assert reasons(completed.actions) == ["StepCompleted", "WeightSet"]
     assert "Completed step 1/2 (25%): baked 2m, 4/2 passes" in completed.events[0].message
     assert weights(completed.actions) == [100]
 
@@ -91,9 +90,9 @@ def test_a_check_without_a_result_never_passes() -> None:
 def test_evaluations_are_due_one_interval_after_the_weight_is_verified() -> None:
     spec = make_spec()
     loop = Loop(spec)
-    loop.step()
-    verified = loop.step(advance=2)
-    assert verified.evaluate_at == loop.now + timedelta(seconds=30)
+    verified = loop.step()
+    assert verified.status.step_started_at == loop.now
+    assert verified.requeue_after == 30.0  # the first evaluation, one interval after the verified weight
     early = loop.step(passing(spec), advance=20)  # results offered before they are due are ignored
     assert early.status.last_evaluation_at is None
     on_time = loop.step(passing(spec), advance=10)
@@ -106,11 +105,11 @@ def test_manual_step_waits_for_promote_then_completes_on_its_passes() -> None:
     loop.start()
     gate = loop.log[-1]
     assert gate.status.phase == "Paused" and gate.status.pause_reason == "ManualStep"
-    assert reasons(gate.actions) == ["WeightSet", "ManualGate"]
+    assert reasons(gate.actions) == ["PreflightPassed", "WeightSet", "ManualGate"]
     loop.run(600, passing(spec))
     assert loop.status.current_step == 0  # ten minutes of passes do not open a manual gate
     promoted = loop.command("promote")
-    assert reasons(promoted.actions) == ["PromoteAccepted", "StepCompleted"]
+    assert reasons(promoted.actions) == ["PromoteAccepted", "StepCompleted", "WeightSet"]
     assert promoted.status.current_step == 1 and weights(promoted.actions) == [100]
 
 
@@ -134,7 +133,7 @@ def test_promoted_after_the_last_step_then_blue_scaled_down_only_after_the_delay
     assert loop.status.phase == "Promoted" and loop.status.weight == 100
     promoted_at = loop.status.promoted_at
     assert promoted_at is not None
-    loop.run(3600 - 60, None, every=60)
+    loop.run((promoted_at + timedelta(seconds=3600) - loop.now).total_seconds() - 60, None, every=60)
     assert all(not scales(d.actions) for d in loop.log)
     loop.now = promoted_at + timedelta(seconds=3600)
     down = loop.step()

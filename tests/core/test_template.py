@@ -17,14 +17,15 @@ def test_new_green_template_restarts_from_step_zero_at_weight_zero() -> None:
     loop.green = replace(loop.green, template_hash="g2")
     decision = loop.step(advance=5)
     assert decision.actions[0] == SetWeight(0)
-    assert reasons(decision.actions) == ["GreenTemplateChanged"]
+    # back to 0%, read back, then through preflight again with the new pods: step 1 restarts at once
+    assert reasons(decision.actions) == ["GreenTemplateChanged", "PreflightPassed", "WeightSet"]
     assert "green checkout-py312 pod template changed (g1 -> g2); restarting from step 1 at 0%" in (
         decision.events[0].message
     )
-    assert decision.status.phase == "Pending" and decision.status.current_step == 0
+    assert weights(decision.actions) == [0, 25]
+    assert loop.world.router_history[-2:] == [0, 25]
+    assert decision.status.phase == "Progressing" and decision.status.current_step == 0
     assert decision.status.green_template_hash == "g2"
-    restarted = loop.step(advance=1)
-    assert weights(restarted.actions) == [25]
 
 
 def test_new_green_template_after_rollback_starts_again() -> None:
@@ -36,7 +37,7 @@ def test_new_green_template_after_rollback_starts_again() -> None:
     assert loop.status.phase == "RolledBack"
     loop.green = replace(loop.green, template_hash="g2")
     decision = loop.step(advance=60)
-    assert reasons(decision.actions) == ["GreenTemplateChanged", "PreflightPassed"]
+    assert reasons(decision.actions) == ["GreenTemplateChanged", "PreflightPassed", "WeightSet"]
     assert weights(decision.actions) == [25]
 
 

@@ -109,8 +109,10 @@ def test_declared_permissions_cover_the_operator_contract() -> None:
         ("gateway.networking.k8s.io", "grpcroutes", "update"),
     ]:
         assert allowed(*need), need
-    # Commands are patched on by humans through the CLI; the operator only reads the annotation.
-    assert not allowed("greenlane.dev", "bluegreenrollouts", "patch")
+    # The operator patches rollouts only to add and remove its finalizer (traffic back to blue before a
+    # delete completes); commands are patched on by humans through the CLI.
+    assert allowed("greenlane.dev", "bluegreenrollouts", "patch")
+    assert not allowed("greenlane.dev", "bluegreenrollouts", "update")
     assert not any(verb in ("delete", "deletecollection") for _, _, verb in triples())
     assert len({(p.group, p.resource) for p in PERMISSIONS}) == len(PERMISSIONS)
 

@@ -64,7 +64,7 @@ controller/kube/permissions.py exactly: tests/ship/test_rbac.py renders this and
 {{- define "greenlane.watchedRules" -}}
 - apiGroups: ["greenlane.dev"]
   resources: ["bluegreenrollouts"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 - apiGroups: ["greenlane.dev"]
   resources: ["bluegreenrollouts/status"]
   verbs: ["update"]
