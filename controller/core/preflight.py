@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from controller.core.commands import Command, unapplied
 from controller.core.conditions import PREFLIGHT
 from controller.core.draft import Draft
+from controller.core.edits import fingerprint
 from controller.core.observations import Observations, TrackObservation
 from controller.core.rollback import start_rollback
 from controller.model.spec import RolloutSpec, Track
@@ -135,4 +136,7 @@ def python_versions_needed(
         return True
     if green_template_hash is not None and status.green_template_hash not in (None, green_template_hash):
         return True
+    recorded = status.spec_fingerprint
+    if recorded is not None and recorded.tracks != fingerprint(spec).tracks:
+        return True  # other Deployments: the rollout restarts through preflight in this very call
     return any(c.kind == "retry" for c in unapplied(commands, status.last_command))

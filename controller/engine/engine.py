@@ -75,31 +75,32 @@ class Engine:
         with structlog.contextvars.bound_contextvars(
             rollout=view.name, namespace=view.namespace, step=view.status.current_step, weight=view.status.weight
         ):
+            run = _Run(self, world, view)
             try:
-                outcome = _Run(self, world, view).run()
+                outcome = run.run()
                 self._forget(view.key)
             except NotLeader:
                 raise
             except Exception as exc:
-                outcome = self._failed(world, view, exc)
+                outcome = self._failed(run, exc)
         self.on_outcome(view, outcome)
         return outcome
 
-    def _failed(self, world: World, view: RolloutView, exc: Exception) -> Outcome:
-        error = _describe(exc)
+    def _failed(self, run: _Run, exc: Exception) -> Outcome:
+        """Record the failure on top of what this reconcile already persisted (never on the stale read)."""
+        error, view = _describe(exc), run.view
         log.error("reconcile failed", error=error, exc_info=not isinstance(exc, RouterError | OSError))
-        decision = record_failure(view.spec, view.status, error, self.clock.now())
+        decision = record_failure(view.spec, run.persisted, error, self.clock.now())
         event = EmitEvent("Warning", "ReconcileFailed", f"Reconcile failed, retrying with backoff: {error}")
         wait = self._backoff(view.key)
         try:
-            run = _Run(self, world, view)
             run.commit(decision, None)  # a pause or rollback after maxHold; may fail again, that is fine
         except NotLeader:
             raise
         except Exception as again:
             log.warning("recording the failure failed too", error=_describe(again))
-        _best_effort_emit(world, event, view.status)
-        return Outcome(view.status, wait, error=error, events=(event,), at=self.clock.now())
+        _best_effort_emit(run.world, event, run.persisted)
+        return Outcome(run.persisted, wait, error=error, events=(event,), at=self.clock.now())
 
     def _backoff(self, key: str) -> float:
         with self._lock:

@@ -89,6 +89,8 @@ class FakeWorld:
     generation: int = 1
     faults: dict[Boundary, Fault] = field(default_factory=dict)
     deleted: bool = False
+    primary_router: str | None = None  # the first routing seen is ``router_weight``; others below
+    other_routers: dict[str, int] = field(default_factory=dict)
     # what happened, in order
     router_history: list[int] = field(default_factory=list)
     status_history: list[RolloutStatus] = field(default_factory=list)
@@ -131,7 +133,10 @@ class FakeWorld:
         )
 
     def router(self, routing: AppliedRouting) -> FakeRouter:
-        return FakeRouter(self)
+        key = routing.model_dump_json()
+        if self.primary_router is None:
+            self.primary_router = key
+        return FakeRouter(self, None if key == self.primary_router else key)
 
     def observe_track(self, side: Side, track: Track) -> TrackObservation:
         self._call("track")
@@ -191,30 +196,39 @@ class FakeWorld:
 
 
 class FakeRouter:
-    def __init__(self, world: FakeWorld) -> None:
-        self.world = world
+    """``key`` None is the world's main router (``router_weight``); another key, a router an edit named."""
+
+    def __init__(self, world: FakeWorld, key: str | None = None) -> None:
+        self.world, self.key = world, key
 
     def describe(self) -> str:
         return "FakeRouter shop/checkout"
+
+    def _weight(self) -> int:
+        return self.world.router_weight if self.key is None else self.world.other_routers.get(self.key, 0)
 
     def get_weight(self) -> int:
         self.world._call("router.get")
         if not self.world.router_readable:
             raise RouterUnreachable("router unreadable (injected)")
-        return self.world.router_weight
+        return self._weight()
 
     def set_weight(self, green: int) -> int:
         world = self.world
         world.requested.append(SetWeight(green))
 
         def write() -> None:
-            if world.router_writable:
+            if not world.router_writable:
+                return
+            if self.key is None:
                 world.router_weight = green
                 world.router_history.append(green)
+            else:
+                world.other_routers[self.key] = green
 
         world._call("router.set", write)
         if not world.router_writable:
             raise RouterUnreachable("router not writable (injected)")
-        if world.router_weight != green:
-            raise WeightMismatch(f"wrote {green} but read {world.router_weight}")
+        if self._weight() != green:
+            raise WeightMismatch(f"wrote {green} but read {self._weight()}")
         return green
