@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import pytest
 import structlog
@@ -9,7 +10,7 @@ from tests.engine.report import FAULT_TABLE
 
 
 @pytest.fixture(autouse=True)
-def quiet_logs() -> Iterator[list[dict[str, object]]]:
+def quiet_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     """Injected failures log tracebacks by design; capture them instead of rendering thousands."""
     with structlog.testing.capture_logs() as logs:
         yield logs

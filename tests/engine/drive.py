@@ -184,7 +184,7 @@ def inject(run: Run, boundary: str, fault: Fault, at_call: int) -> None:
                 world.faults[b] = fault  # type: ignore[index]
         original(b, write)  # type: ignore[arg-type]
 
-    world._call = counted  # type: ignore[method-assign]
+    world._call = counted  # type: ignore[method-assign,assignment]
 
 
 def count_calls(

@@ -51,7 +51,7 @@ def _settled(expected: str) -> Callable[[Run], bool]:
 
 def _cases() -> list[tuple[str, str, int]]:
     """(scenario, boundary, calls in a clean run) for every boundary the scenario crosses."""
-    cases = []
+    cases: list[tuple[str, str, int]] = []
     for name, (results, delete_at, expected) in SCENARIOS.items():
         counts = count_calls(results, delete_at, until=_settled(expected))
         cases += [(name, boundary, counts[boundary]) for boundary in BOUNDARIES if counts.get(boundary)]

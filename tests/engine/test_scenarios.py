@@ -44,8 +44,9 @@ def test_editing_steps_at_50_percent_never_declares_victory_below_100() -> None:
     run.world.generation = 2
     run.world.results = inconclusive  # no evidence yet at 50%
     drive(run, seconds=300)
-    assert run.status.phase == "Progressing" and run.world.router_weight == 50
-    assert run.status.current_step == 1 and run.status.observed_generation == 2
+    held = run.status
+    assert held.phase == "Progressing" and run.world.router_weight == 50
+    assert held.current_step == 1 and held.observed_generation == 2
     assert "steps changed with green at 50%" in " ".join(e.message for e in run.world.events)
     run.world.results = healthy  # passing evidence at 50%: now the move to 100% may happen
     drive(run, seconds=600, until=lambda r: r.status.phase == "Promoted")
