@@ -26,6 +26,8 @@ from controller.core.results import CheckResult
 from controller.core.schedule import evaluation_due
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
+from controller.report import ReportError
+from controller.report.demo import write_demo_report
 from controller.routing.base import RouterError
 from controller.routing.haproxy import HaproxyRouter
 from controller.sandbox.app.faults import FaultSettings
@@ -57,6 +59,8 @@ class DemoResult:
     finished_at: float = 0.0
     sandbox_startup_s: float = 0.0
     spec: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    report: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -111,8 +115,10 @@ class Demo:
         out: Printer = print,
         clock: Clock | None = None,
         timeout_s: float | None = None,
+        report_dir: str | Path | None = None,
     ) -> None:
         self.scenario = scenario
+        self.report_dir = report_dir
         self.faults = faults if faults is not None else scenario.faults
         self.speed = speed
         self.out = out
@@ -162,7 +168,19 @@ class Demo:
             sb.start_prometheus(wait=False)
         result.finished_at = time.time()
         self._summary(result, sb)
+        self._write_report(sb, result)
         return result
+
+    def _write_report(self, sb: Sandbox, result: DemoResult) -> None:
+        """The migration report, built while the sandbox's Prometheus still runs."""
+        if self.report_dir is None:
+            return
+        try:
+            result.report = str(write_demo_report(sb.prometheus_url, result, self.report_dir))
+        except (SourceUnavailable, ReportError, OSError) as exc:
+            self.out(f"report not written: {exc}")
+            return
+        self.out(f"report: {result.report}")
 
     def _announce(self, sb: Sandbox, spec: RolloutSpec) -> DemoResult:
         """Say what runs where, and open the result the loop fills in."""
@@ -248,6 +266,9 @@ class Demo:
                 self._set_weight(sb, router, action.green, result)
             elif isinstance(action, EmitEvent):
                 self.out(f"   event {action.type} {action.reason}: {action.message}")
+                result.events.append(
+                    {"at": time.time(), "type": action.type, "reason": action.reason, "message": action.message}
+                )
 
     def _outage_tick(self, sb: Sandbox, status: RolloutStatus, result: DemoResult) -> bool:
         """Prometheus-outage scenario: stop it once the chosen step is verified, restart it after a while."""
@@ -420,6 +441,7 @@ def run_demo(
     keep: bool = False,
     out: Printer = print,
     timeout_s: float | None = None,
+    report_dir: str | Path | None = None,
 ) -> DemoResult:
     """Run one scenario end to end; ``fault_pairs`` (``KEY=VALUE``) override the scenario's faults."""
     if scenario not in SCENARIOS:
@@ -441,4 +463,5 @@ def run_demo(
         keep=keep,
         out=out,
         timeout_s=timeout_s,
+        report_dir=report_dir,
     ).run()
