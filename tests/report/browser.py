@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 import websocket
@@ -127,7 +129,7 @@ class Page:
         self.ws.settimeout(1)
         while time.monotonic() < deadline:
             try:
-                message = json.loads(self.ws.recv())
+                message: dict[str, Any] = json.loads(self.ws.recv())
             except websocket.WebSocketTimeoutException:
                 continue
             self.events.append(message)
@@ -142,7 +144,8 @@ class Page:
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
             raise RuntimeError(f"page script failed: {result['exceptionDetails']}")
-        return result["result"].get("value")
+        value: Any = result["result"].get("value")
+        return value
 
     def screenshot(self, path: Path) -> None:
         metrics = self.call("Page.getLayoutMetrics")
@@ -254,3 +257,41 @@ def open_report(path: Path, screenshot: Path | None = None) -> tuple[dict[str, A
     finally:
         proxy.close()
     return facts, urls, proxy.requests
+
+
+BROWSER_SERVICES = (".google.com", ".googleapis.com", ".gvt1.com", ".gstatic.com")
+"""Chromium's own background services (time, sign-in, component updates) reach the blocking proxy whatever page
+is open, and vary by version; web fonts are not among them. The page's own requests are the DevTools recorder's."""
+
+
+def _browser_service(host: str) -> bool:
+    return host.endswith(BROWSER_SERVICES) and not host.startswith("fonts.")
+
+
+NUMBER = re.compile(r"\d")
+
+
+def _host(request_line: str) -> str:
+    target = request_line.split(" ")[1] if " " in request_line else request_line
+    return (urlparse(target).hostname if "://" in target else target.rsplit(":", 1)[0]) or target
+
+
+def leaks(urls: list[str], proxied: list[str], page: Path) -> list[str]:
+    """Requests that left the page: anything but its own file and inline data, anything the proxy saw for it."""
+    own = page.resolve().as_uri()
+    from_page = [u[:80] for u in urls if u != own and not u.startswith("data:")]
+    from_proxy = [line for line in proxied if not _browser_service(_host(line))]
+    return from_page + from_proxy
+
+
+def assert_report_is_sound(facts: dict[str, Any], urls: list[str], proxied: list[str], page: Path) -> None:
+    assert leaks(urls, proxied, page) == [], proxied
+    assert facts["charts"], "the report has charts"
+    for chart in facts["charts"]:
+        assert chart["src"].startswith("data:image/svg+xml"), chart
+        assert chart["width"] > 0 and chart["inked"] > 1000, f"chart {chart['check']} did not draw: {chart}"
+    assert facts["rows"], "the headline table has rows"
+    latency = [r for r in facts["rows"] if r["label"].startswith("latency")]
+    assert latency and all(NUMBER.search(r["green"]) and NUMBER.search(r["blue"]) for r in latency), latency
+    numbered = [r for r in facts["rows"] if NUMBER.search(r["green"]) and NUMBER.search(r["blue"])]
+    assert len(numbered) >= len(facts["rows"]) - 1, facts["rows"]
