@@ -125,7 +125,7 @@ def histogram_quantile(q: float, buckets: Sequence[tuple[float, float]]) -> Esti
     if not 0 < q < 1:
         raise ValueError(f"quantile must be in (0, 1), got {q}")
     clean = sorted((b, c) for b, c in buckets if not math.isnan(b) and math.isfinite(c))
-    if not clean or not math.isinf(clean[-1][0]):
+    if len(clean) < 2 or not math.isinf(clean[-1][0]):  # a finite bucket and +Inf at least
         return NOTHING
     running, monotonic = 0.0, []
     for bound, count in clean:
