@@ -108,23 +108,21 @@ def _range(source: MetricSource, query: str, start: float, end: float, step: flo
 def operator_history(
     source: MetricSource, rollout: BlueGreenRollout, start: float, end: float
 ) -> tuple[tuple[Point, ...], tuple[Evaluation, ...]]:
-    """Weights and verdicts as the operator exported them (``greenlane_*`` gauges), sampled every interval."""
+    """Weights and verdicts as the operator exported them (``greenlane_*`` gauges), sampled every interval.
+
+    ``greenlane_check_value`` is left out: it holds a level or a slope depending on which threshold spoke
+    last, which the gauge does not say, so plotting it against the level would mislead.
+    """
     ns, name = rollout.metadata.namespace or "default", rollout.metadata.name
     step = max(rollout.spec.analysis.interval, q.range_step(start, end))
     weight = _range(source, q.operator_query(q.OPERATOR_WEIGHT, ns, name), start, end, step)
     verdicts = _range(source, q.operator_query(q.OPERATOR_VERDICT, ns, name), start, end, step)
-    values = _range(source, q.operator_query(q.OPERATOR_VALUE, ns, name), start, end, step)
-    by_time: dict[float, dict[str, dict[str, Any]]] = {}
+    by_time: dict[float, dict[str, str]] = {}
     for s in verdicts:
         for t, _ in s.points:
-            by_time.setdefault(t, {})[s.labels.get("check", "")] = {"verdict": s.labels.get("verdict", "")}
-    for s in values:
-        for t, v in s.points:
-            slot = by_time.get(t, {}).get(s.labels.get("check", ""))
-            if slot is not None and math.isfinite(v):
-                slot[s.labels.get("track", "")] = v
+            by_time.setdefault(t, {})[s.labels.get("check", "")] = s.labels.get("verdict", "")
     evaluations = tuple(
-        Evaluation(t, tuple(EvaluatedCheck(c, d["verdict"], d.get("green"), d.get("blue")) for c, d in checks.items()))
+        Evaluation(t, tuple(EvaluatedCheck(check, verdict) for check, verdict in checks.items()))
         for t, checks in sorted(by_time.items())
     )
     return _changes(weight[0].points if weight else ()), evaluations

@@ -42,7 +42,6 @@ CPU = (
 PODS_REPORTING = f"count(python_info{{{SEL}}})"
 OPERATOR_WEIGHT = 'greenlane_rollout_green_weight_percent{namespace="{{ namespace }}",rollout="{{ rollout }}"}'
 OPERATOR_VERDICT = 'greenlane_check_verdict{namespace="{{ namespace }}",rollout="{{ rollout }}"} == 1'
-OPERATOR_VALUE = 'greenlane_check_value{namespace="{{ namespace }}",rollout="{{ rollout }}"}'
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ def operator_series() -> str:
                 for verdict in ("Pass", "Fail", "Inconclusive"):
                     shown = verdict == ("Inconclusive" if t < TRAFFIC_AT + 60 else "Pass")
                     w.add("greenlane_check_verdict", {**labels, "check": check, "verdict": verdict}, t, int(shown))
-                w.add("greenlane_check_value", {**labels, "check": check, "track": "green"}, t, 1.0)
         t += 15
     return w.text()
 
