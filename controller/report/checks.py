@@ -115,14 +115,34 @@ def judged(run: RolloutRun, check: str, slope: bool) -> dict[Track, tuple[Point,
     return {"green": tuple(out["green"]), "blue": tuple(out["blue"])}
 
 
+def _trend_panel(run: RolloutRun, plan: Plan, level: dict[Track, tuple[Point, ...]]) -> Panel:
+    slopes = {t: tuple(p for p in rolling_slope(level[t], plan.window) if p[0] >= run.start) for t in TRACKS}
+    line, label = trend_threshold(plan.check, slopes["blue"], slopes["green"])
+    seen = judged(run, plan.check.name, slope=True)
+    return Panel(
+        f"trend over {plan.window:g}s (Theil-Sen)",
+        plan.unit.name,
+        slopes["green"],
+        slopes["blue"],
+        line,
+        label,
+        slope_axis=True,
+        judged_green=seen["green"],
+        judged_blue=seen["blue"],
+    )
+
+
 def check_chart(
     source: MetricSource, run: RolloutRun, refs: dict[Track, TrackRef], check: Check, notes: list[str]
 ) -> CheckChart:
     plan = plan_for(check)
-    window = Window(run.start, run.end)
-    level = {t: _series(source, plan, refs[t], window, notes) for t in TRACKS}
+    # One window earlier, so the rolling trend has a full window behind the chart's first instant.
+    lead = plan.window if plan.needs_slope else 0.0
+    fetched = {t: _series(source, plan, refs[t], Window(run.start - lead, run.end), notes) for t in TRACKS}
+    level = {t: tuple(p for p in fetched[t] if p[0] >= run.start) for t in TRACKS}
     line, label = level_threshold(check, plan.unit, level["green"], level["blue"])
-    seen = judged(run, check.name, slope=False)
+    # python-version's judged value counts mismatched pods, not what this panel plots
+    seen = judged(run, check.name, slope=False) if check.template != "python-version" else {"green": (), "blue": ()}
     panels = [
         Panel(
             _describe(plan),
@@ -136,22 +156,7 @@ def check_chart(
         )
     ]
     if plan.needs_slope:
-        slopes = {t: rolling_slope(level[t], plan.window) for t in TRACKS}
-        line, label = trend_threshold(check, slopes["blue"], slopes["green"])
-        seen = judged(run, check.name, slope=True)
-        panels.append(
-            Panel(
-                f"trend over {plan.window:g}s (Theil-Sen)",
-                plan.unit.name,
-                slopes["green"],
-                slopes["blue"],
-                line,
-                label,
-                slope_axis=True,
-                judged_green=seen["green"],
-                judged_blue=seen["blue"],
-            )
-        )
+        panels.append(_trend_panel(run, plan, fetched))
     history = verdicts(run, check.name)
     last = next((c.message for e in reversed(run.evaluations) for c in e.checks if c.name == check.name), "")
     note = "" if level["green"] or level["blue"] else "no series for either track in this window"

@@ -108,3 +108,14 @@ def test_events_in_the_window_and_weights_from_their_messages() -> None:
     assert events[1].message.endswith("(x3)")
     assert weights_from_events(events) == ((t0 + 60, 10.0), (t0 + 180, 0.0))
     assert weights_from_events([Event(1.0, "WeightSet", "something else")]) == ()
+
+
+def test_rolling_slope_needs_a_full_window_and_follows_the_trend() -> None:
+    from controller.report.checks import rolling_slope
+
+    ramp = [(float(t), 2.0 * t if t < 100 else 200.0) for t in range(0, 200)]
+    slopes = rolling_slope(ramp, 40.0)
+    assert slopes[0][0] >= 40.0, "no slope before a full window of data"
+    assert all(s == pytest.approx(2.0) for t, s in slopes if t <= 100)
+    assert all(s == pytest.approx(0.0) for t, s in slopes if t >= 140)
+    assert rolling_slope(ramp[:30], 40.0) == ()
