@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the servers the greenlane sandbox runs (`greenlane demo`, e2e tests) on Debian/Ubuntu:
 #   prometheus (+ promtool), haproxy, postgresql, prometheus-postgres-exporter
+# and the headless browser the report tests open the migration report in: chromium
 # Idempotent: installs only what is missing, runs `apt-get update` only when it has to install.
 # Never leaves a system service running: the sandbox starts its own copies on free loopback ports,
 # so service starts are blocked during the install (policy-rc.d) and stopped again afterwards.
@@ -21,9 +22,12 @@ have prometheus && have promtool || missing[prometheus]=1
 have haproxy || missing[haproxy]=1
 have_postgres || missing[postgresql]=1
 have prometheus-postgres-exporter || have postgres_exporter || missing[prometheus-postgres-exporter]=1
+have chromium || have chromium-browser || missing[chromium]=1
+# Text in the report's screenshots needs one font; Debian's chromium only recommends one.
+compgen -G '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf' >/dev/null || missing[fonts-dejavu-core]=1
 
 if [ "${#missing[@]}" -eq 0 ]; then
-    say "all present: prometheus, promtool, haproxy, postgresql, prometheus-postgres-exporter; nothing to do"
+    say "all present: prometheus, promtool, haproxy, postgresql, prometheus-postgres-exporter, chromium, fonts; nothing to do"
     exit 0
 fi
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from controller import __version__
-from controller.cli import analyze, crd, demo, oncall, plan, run, templates, validate
+from controller.cli import analyze, crd, demo, oncall, plan, report, run, templates, validate
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 COMMANDS: tuple[Register, ...] = (
@@ -23,6 +23,7 @@ COMMANDS: tuple[Register, ...] = (
     oncall.register,
     run.register,
     demo.register,
+    report.register,
 )
 
 

@@ -12,6 +12,8 @@ from controller.sandbox import FAULT_KNOBS, MissingDependencyError, SandboxError
 from controller.sandbox.demo import run_demo
 from controller.sandbox.scenarios import SCENARIOS
 
+DEFAULT_REPORT_DIR = "build/report"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scenarios = "; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values())
@@ -34,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--speed", choices=("fast", "realistic"), default="fast", help="default: fast (1s scrapes)")
     parser.add_argument("--json", metavar="PATH", help="write the outcome, weights and evaluations as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the sandbox's state directory (logs, data)")
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        default=DEFAULT_REPORT_DIR,
+        help=f"write the migration report (HTML, JSON, Markdown) here; default: {DEFAULT_REPORT_DIR}; '' for none",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -47,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
             speed=args.speed,
             keep=args.keep,
             out=lambda line: print(line, flush=True),
+            report_dir=args.report or None,
         )
     except MissingDependencyError as exc:
         print(f"greenlane demo: {exc}", file=sys.stderr)

@@ -15,14 +15,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from controller.analysis import PrometheusSource
+from controller.analysis import PrometheusSource, SourceUnavailable
 from controller.analysis.plan import plan_for
 from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
+from controller.core.actions import EmitEvent
 from controller.core.results import CheckResult
 from controller.engine import Engine
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
+from controller.report import ReportError
+from controller.report.demo import write_demo_report
 from controller.routing.base import RouterError
 from controller.routing.haproxy import HaproxyRouter
 from controller.sandbox.app.faults import FaultSettings
@@ -54,6 +57,8 @@ class DemoResult:
     finished_at: float = 0.0
     sandbox_startup_s: float = 0.0
     spec: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    report: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -108,8 +113,10 @@ class Demo:
         out: Printer = print,
         clock: Clock | None = None,
         timeout_s: float | None = None,
+        report_dir: str | Path | None = None,
     ) -> None:
         self.scenario = scenario
+        self.report_dir = report_dir
         self.faults = faults if faults is not None else scenario.faults
         self.speed = speed
         self.out = out
@@ -149,7 +156,7 @@ class Demo:
             source,
             router,
             clock=self.clock,
-            on_event=lambda event, status: self.out(f"   event {event.type} {event.reason}: {event.message}"),
+            on_event=lambda event, status: self._event(event, result),
             on_evaluation=lambda status, results, at: self._evaluated(spec, status, results, at, result),
         )
         engine = Engine(self.clock)
@@ -173,7 +180,19 @@ class Demo:
             sb.start_prometheus(wait=False)
         result.finished_at = time.time()
         self._summary(result, sb)
+        self._write_report(sb, result)
         return result
+
+    def _write_report(self, sb: Sandbox, result: DemoResult) -> None:
+        """The migration report, built while the sandbox's Prometheus still runs."""
+        if self.report_dir is None:
+            return
+        try:
+            result.report = str(write_demo_report(sb.prometheus_url, result, self.report_dir))
+        except (SourceUnavailable, ReportError, OSError) as exc:
+            self.out(f"report not written: {exc}")
+            return
+        self.out(f"report: {result.report}")
 
     def _announce(self, sb: Sandbox, spec: RolloutSpec) -> DemoResult:
         """Say what runs where, and open the result the loop fills in."""
@@ -200,6 +219,10 @@ class Demo:
             f"requiredPasses {spec.analysis.required_passes}"
         )
         return result
+
+    def _event(self, event: EmitEvent, result: DemoResult) -> None:
+        self.out(f"   event {event.type} {event.reason}: {event.message}")
+        result.events.append({"at": time.time(), "type": event.type, "reason": event.reason, "message": event.message})
 
     def _evaluated(
         self,
@@ -388,6 +411,7 @@ def run_demo(
     keep: bool = False,
     out: Printer = print,
     timeout_s: float | None = None,
+    report_dir: str | Path | None = None,
 ) -> DemoResult:
     """Run one scenario end to end; ``fault_pairs`` (``KEY=VALUE``) override the scenario's faults."""
     if scenario not in SCENARIOS:
@@ -409,4 +433,5 @@ def run_demo(
         keep=keep,
         out=out,
         timeout_s=timeout_s,
+        report_dir=report_dir,
     ).run()

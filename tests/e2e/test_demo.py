@@ -27,9 +27,11 @@ Plus 3 s slack for the loop tick and evaluation latency.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,6 +42,8 @@ from controller.sandbox.app.faults import FaultSettings
 from controller.sandbox.demo import DemoResult, run_demo
 from controller.sandbox.sandbox import SCRAPE_INTERVAL_S, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, build_spec
+from tests.conftest import REPO
+from tests.report.browser import assert_report_is_sound, open_report
 from tests.sandbox.helpers import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers, pytest.mark.slow]
@@ -62,6 +66,8 @@ SCENARIO_OF_TEST = {
     "test_prometheus_outage_holds_then_completes": "prometheus-outage",
 }
 _runs: dict[str, Future[DemoResult]] = {}
+_reports: list[Path] = []
+ARTIFACTS = REPO / "build" / "artifacts"
 
 
 def _scenario_of(item: pytest.Item) -> str | None:
@@ -72,19 +78,24 @@ def _scenario_of(item: pytest.Item) -> str | None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _start_selected_scenarios(request: pytest.FixtureRequest) -> Iterator[None]:
+def _start_selected_scenarios(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     here = request.node.path
     wanted = {_scenario_of(item) for item in request.session.items if item.path == here} - {None}
     pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="demo")
+    _reports.append(tmp_path_factory.mktemp("demo-reports"))  # every run writes its report, as `greenlane demo` does
     for name in sorted((n for n in wanted if n is not None), key=LONGEST_FIRST.index):
-        _runs[name] = pool.submit(run_demo, name, out=lambda _line: None)
+        _runs[name] = pool.submit(run_demo, name, out=lambda _line: None, report_dir=_reports[0])
     yield
     pool.shutdown(wait=True, cancel_futures=True)
 
 
 def demo(name: str) -> DemoResult:
     run = _runs.get(name)
-    return require(run.result if run is not None else lambda: run_demo(name, out=lambda _line: None))
+    return require(
+        run.result if run is not None else lambda: run_demo(name, out=lambda _line: None, report_dir=_reports[0])
+    )
 
 
 def spec_of(result: DemoResult) -> RolloutSpec:
@@ -198,3 +209,25 @@ def test_spec_is_what_the_demo_documents() -> None:
         check = check_of(spec, name)
         assert check.max_slope_over_blue is not None and check.window is not None and 60 <= check.window <= 120
         assert check.max_increase_over_blue is None
+
+
+@pytest.mark.parametrize(("name", "expected"), [("healthy", "flat"), ("memory-leak", "growing")])
+def test_the_report_of_a_real_rollout_opens_offline_in_chromium(name: str, expected: str) -> None:
+    """The demo's own report: both tracks measured, every chart drawn, nothing fetched, the leak visible."""
+    result = demo(name)
+    assert result.report is not None, "the demo wrote its report"
+    page = Path(result.report)
+    facts, urls, proxied = open_report(page, ARTIFACTS / f"report-{name}.png")
+    assert_report_is_sound(facts, urls, proxied, page)
+    assert {c["check"] for c in facts["charts"]} == {"weights"} | {c.name for c in spec_of(result).analysis.checks}
+    body = json.loads(page.with_suffix(".json").read_text())
+    rows = {r["key"]: r for r in body["headline"]}
+    for key in ("latency_p50", "latency_p99", "error_rate", "memory", "memory_trend", "cpu"):
+        assert rows[key]["green"]["value"] is not None and rows[key]["blue"]["value"] is not None, key
+        assert rows[key]["green"]["samples"] > 0 and rows[key]["blue"]["samples"] > 0, key
+    assert (
+        f"memory {'+' if expected == 'growing' else ''}" in body["summary"][1] and f"({expected})" in body["summary"][1]
+    ), body["summary"]
+    steps = body["steps"]
+    assert steps and steps[-1]["outcome"] == ("promoted" if name == "healthy" else "rolled back"), steps
+    print(f"{name}: " + " ".join(body["summary"][:2]))
