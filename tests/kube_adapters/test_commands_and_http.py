@@ -85,7 +85,7 @@ def test_every_api_call_has_a_timeout_even_against_a_server_that_never_answers()
     configuration.retries = 0
     api = TimeoutApiClient(configuration, timeout=(0.5, 0.5))
     started = time.monotonic()
-    with pytest.raises(Exception, match="timed out|Read timed out"):
+    with pytest.raises(Exception, match=r"timed out"):
         k8s.CoreV1Api(api).read_namespace("shop")
     assert time.monotonic() - started < 30  # bounded by the timeout, not by the server (which never answers)
     server.close()
