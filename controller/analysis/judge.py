@@ -8,7 +8,8 @@ a pass; the check fails when any threshold fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from controller.analysis.aggregate import min_trend_span
 from controller.analysis.measure import Measurement
@@ -25,6 +26,7 @@ class Outcome:
     green: float | None
     blue: float | None
     threshold: str
+    measure: Literal["level", "slope"] = "level"
 
 
 def _ratio(green: float, blue: float) -> float:
@@ -57,7 +59,7 @@ def _level(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
     return Outcome(PASS if increase <= limit else FAIL, phrase, g, b, f"<= blue {u.delta(limit)}")
 
 
-def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
+def _slope_outcome(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
     if g is None:
         phrase = f"{name} slope unknown: no series spans the {format_duration(needed)} a trend needs"
         return Outcome(INCONCLUSIVE, phrase, None, b, "")
@@ -70,6 +72,10 @@ def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
         return Outcome(INCONCLUSIVE, phrase, g, None, threshold)
     phrase = f"{name} slope {u.slope(g)} vs blue {u.slope(b)}; limit {u.slope(limit)} over blue"
     return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold)
+
+
+def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
+    return replace(_slope_outcome(name, u, kind, limit=limit, g=g, b=b, needed=needed), measure="slope")
 
 
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
@@ -106,4 +112,5 @@ def _result(name: str, verdict: Verdict, chosen: list[Outcome], samples: int) ->
         blue=first.blue if _known(first.blue) else None,
         threshold=first.threshold,
         samples=samples,
+        measure=first.measure,
     )

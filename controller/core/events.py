@@ -61,8 +61,8 @@ REASONS: dict[str, tuple[EventType, str]] = {
     "Promoted": ("Normal", "the last step completed; green serves 100%"),
     "Paused": ("Normal", "paused by a command or after maxHold with onHold: pause"),
     "Resumed": ("Normal", "a resume command continued a paused rollout"),
-    "Retried": ("Normal", "a retry command restarted from step 0 at weight 0"),
-    "GreenTemplateChanged": ("Normal", "green's pod template changed; the rollout restarts from step 0"),
+    "Retried": ("Normal", "a retry command restarted from step 1 at weight 0"),
+    "GreenTemplateChanged": ("Normal", "green's pod template changed; the rollout restarts from step 1"),
     "BlueScaledDown": ("Normal", "blue scaled to 0, scaleDownBlueAfter after promotion"),
     "CommandIgnored": ("Warning", "a command does not apply in the current phase; the message says why"),
 }
