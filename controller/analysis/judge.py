@@ -8,7 +8,7 @@ a pass; the check fails when any threshold fails.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 from controller.analysis.aggregate import min_trend_span
@@ -59,23 +59,19 @@ def _level(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
     return Outcome(PASS if increase <= limit else FAIL, phrase, g, b, f"<= blue {u.delta(limit)}")
 
 
-def _slope_outcome(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
+def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
     if g is None:
         phrase = f"{name} slope unknown: no series spans the {format_duration(needed)} a trend needs"
-        return Outcome(INCONCLUSIVE, phrase, None, b, "")
+        return Outcome(INCONCLUSIVE, phrase, None, b, "", "slope")
     if kind == "max_slope":
         phrase = f"{name} slope {u.slope(g)}, limit {u.slope(limit)}"
-        return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}")
+        return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}", "slope")
     threshold = f"slope <= blue {u.slope(limit)}"
     if b is None:
         phrase = f"{name} slope {u.slope(g)}; blue has no trend to compare with"
-        return Outcome(INCONCLUSIVE, phrase, g, None, threshold)
+        return Outcome(INCONCLUSIVE, phrase, g, None, threshold, "slope")
     phrase = f"{name} slope {u.slope(g)} vs blue {u.slope(b)}; limit {u.slope(limit)} over blue"
-    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold)
-
-
-def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
-    return replace(_slope_outcome(name, u, kind, limit=limit, g=g, b=b, needed=needed), measure="slope")
+    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold, "slope")
 
 
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
