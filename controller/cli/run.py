@@ -7,7 +7,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from types import FrameType
+from typing import TextIO
 
 import structlog
 
@@ -19,12 +21,15 @@ from controller.kube.manager import Manager, ManagerConfig
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("run", help="run the operator", description="Reconcile BlueGreenRollouts.")
-    parser.add_argument("--kubeconfig", help="kubeconfig path (default: in-cluster configuration)")
+    parser.add_argument(
+        "--kubeconfig", default=argparse.SUPPRESS, help="kubeconfig path (default: in-cluster configuration)"
+    )
+    parser.add_argument("--context", default=argparse.SUPPRESS, help="kubeconfig context (with --kubeconfig)")
     scope = parser.add_mutually_exclusive_group()
     scope.add_argument(
-        "--namespace", action="append", dest="namespaces", metavar="NS", help="watch this namespace (repeatable)"
+        "-n", "--namespace", action="append", dest="namespaces", metavar="NS", help="watch this namespace (repeatable)"
     )
-    scope.add_argument("--all-namespaces", action="store_true", help="watch every namespace (default)")
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace (default)")
     parser.add_argument(
         "--leader-elect",
         action=argparse.BooleanOptionalAction,
@@ -44,8 +49,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
-def configure_logging(fmt: str) -> None:
-    renderer = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer()
+def console_colours(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only for a human at a terminal: never into files or pipes, never with NO_COLOR or TERM=dumb."""
+    if environ.get("NO_COLOR") or environ.get("TERM") == "dumb":
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def configure_logging(fmt: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=console_colours(stream, os.environ))
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -55,7 +72,7 @@ def configure_logging(fmt: str) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream),
     )
 
 
@@ -63,13 +80,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics_addr = parse_addr(args.metrics_addr, "--metrics-addr")
         health_addr = parse_addr(args.health_addr, "--health-addr")
-        api = api_client(args.kubeconfig)
+        api = api_client(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
         return 2
     configure_logging(args.log_format)
     config = ManagerConfig(
-        namespaces=tuple(args.namespaces) if args.namespaces else None,
+        namespaces=_namespaces(args),
         leader_elect=args.leader_elect,
         lease_namespace=args.lease_namespace or "default",
         metrics_addr=metrics_addr,
@@ -86,3 +103,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     manager.run()
     return 0
+
+
+def _namespaces(args: argparse.Namespace) -> tuple[str, ...] | None:
+    """``run -n a -n b``, or a global ``-n a`` given before the subcommand; None watches every namespace."""
+    if args.namespaces:
+        return tuple(args.namespaces)
+    single = getattr(args, "namespace", None)
+    return (single,) if single and not args.all_namespaces else None
