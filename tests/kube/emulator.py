@@ -17,7 +17,11 @@ and watch streams, and takes over every write:
 * DELETE honours finalizers (deletionTimestamp first);
 * LIST answers a real resourceVersion; WATCH honours ``resourceVersion`` (replays later events from a
   log), ``timeoutSeconds`` (the stream ends) and answers 410 Expired after ``expire_watch_log``;
-* ``journal`` records every request with its answer, ``faults`` injects failures and concurrent edits.
+* ``journal`` records every request with its answer, ``faults`` injects failures and concurrent edits;
+* LIST honours ``labelSelector`` (equality, ``!=``, ``in``, ``notin``, exists); JSON Patch ``test`` with
+  ``null`` matches a missing member, as the apiserver's json-patch library does;
+* ``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` answers who a bearer token is (``users``;
+  no token is ``system:anonymous``, an unknown one 401), or 404 with ``serves_self_subject_review=False``.
 
 Writes do not consult kmock's DSL reactions: stage failures with ``faults`` instead. The class runs on
 an asyncio loop; ``harness.py`` runs it on a thread for the synchronous official client.
