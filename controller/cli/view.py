@@ -23,10 +23,10 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.analysis.plan import plan_for
-from controller.analysis.units import Unit, UnitName
 from controller.model.quantities import format_duration
 from controller.model.spec import RolloutSpec, format_pause
 from controller.model.status import TERMINAL_PHASES, CheckStatus, RolloutStatus, TrackValues
+from controller.model.units import Unit, UnitName
 
 Json = dict[str, Any]
 BAR_WIDTH = 30

@@ -22,8 +22,10 @@ from controller.kube.metrics import OperatorMetrics
 from controller.kube.reconciler import Reconciler
 from controller.kube.rollouts import NotLeader
 from controller.kube.watcher import Json, Watcher
+from controller.kube.webhooks import SecretUrlReader
 from controller.kube.workqueue import WorkQueue
 from controller.model.resource import GROUP, PLURAL, VERSION
+from controller.notify import Notifier, Sink
 
 log = structlog.get_logger("greenlane.manager")
 RESYNC = 30.0  # seconds: Deployments and pods change without touching the rollout; look again at least this often
@@ -39,6 +41,7 @@ class ManagerConfig:
     health_addr: tuple[str, int] = ("0.0.0.0", 8081)
     prometheus_url: str | None = None
     workers: int = 4
+    notify_sinks: tuple[Sink, ...] = ()  # operator-wide Slack/Teams/webhook destinations
 
 
 class Manager:
@@ -55,7 +58,12 @@ class Manager:
             else None
         )
         events = EventRecorder(api, clock, instance=config.identity)
-        self.reconciler = Reconciler(api, clock, events, self.metrics, self.is_leader, config.prometheus_url)
+        self.notifier = Notifier(
+            config.notify_sinks, SecretUrlReader(api), clock=clock, on_result=self.metrics.record_notification
+        )
+        self.reconciler = Reconciler(
+            api, clock, events, self.metrics, self.is_leader, config.prometheus_url, notifier=self.notifier
+        )
         scopes = config.namespaces or (None,)
         self.watchers = [*(self._watcher(ns) for ns in scopes), *(self._deployment_watcher(ns) for ns in scopes)]
         self._by_deployment: dict[tuple[str, str], set[str]] = {}
@@ -127,6 +135,7 @@ class Manager:
         for worker in workers:
             worker.join(timeout=60)  # finish the reconcile in flight, then stop
         self.reconciler.close()
+        self.notifier.close()
         if self.elector is not None:
             self.elector.release()
         for server in servers:

@@ -34,6 +34,7 @@ from controller.model.load import validate_document
 from controller.model.resource import API_VERSION, KIND, BlueGreenRollout
 from controller.model.spec import RolloutSpec, Track
 from controller.model.status import RolloutStatus
+from controller.notify import Notifier, RolloutRef
 from controller.routing.base import Router, RouterError
 from controller.routing.factory import build_router
 from controller.routing.kube_common import KubeApiError
@@ -50,6 +51,7 @@ class Reconciler:
     metrics: OperatorMetrics
     may_write: Callable[[], bool]
     default_prometheus: str | None = None
+    notifier: Notifier | None = None
 
     def __post_init__(self) -> None:
         self.rollouts = RolloutClient(self.api, self.may_write)
@@ -67,7 +69,7 @@ class Reconciler:
             raise
         stored = obj.get("status") or {}
         status = _parse_status(stored)
-        context = {"rollout": name, "namespace": namespace, "step": status.current_step, "weight": status.weight}
+        context = {"rollout": name, "namespace": namespace, "step": status.step_number, "weight": status.weight}
         with structlog.contextvars.bound_contextvars(**context):  # every line of this rollout carries them
             return self._reconcile(obj, stored, status)
 
@@ -81,7 +83,7 @@ class Reconciler:
             router = None
         else:
             decision, router = self._decide(parsed.rollout, obj, status)
-        self._act(obj, decision, router)
+        self._act(obj, decision, router, None if isinstance(parsed, list) else parsed.rollout.spec)
         self._persist(obj, stored, decision.status)
         return decision.requeue_after
 
@@ -184,7 +186,7 @@ class Reconciler:
             python_versions=versions,
         )
 
-    def _act(self, obj: Json, decision: Decision, router: Router | None) -> None:
+    def _act(self, obj: Json, decision: Decision, router: Router | None, spec: RolloutSpec | None = None) -> None:
         meta = obj["metadata"]
         involved = InvolvedObject(API_VERSION, KIND, meta["namespace"], meta["name"], meta.get("uid"))
         for action in decision.actions:
@@ -199,13 +201,10 @@ class Reconciler:
                 self._scale(meta["namespace"], obj["spec"][action.track]["deployment"], action.replicas)
             elif isinstance(action, EmitEvent):
                 self.events.record(involved, action.type, action.reason, action.message)
-                if action.reason == "RolledBack":
-                    self.metrics.record_rollback(
-                        meta["namespace"],
-                        meta["name"],
-                        action.reason,
-                        decision.status.rollback.check if decision.status.rollback else None,
-                    )
+                if self.notifier is not None:  # queued for a background sender: never blocks, never raises
+                    ref = RolloutRef(meta["namespace"], meta["name"])
+                    actor = _command_user(obj, decision.status)
+                    self.notifier.publish(ref, action.reason, action.type, action.message, decision.status, spec, actor)
 
     def _scale(self, namespace: str, deployment: str, replicas: int) -> None:
         k8s.AppsV1Api(self.api).patch_namespaced_deployment_scale(
@@ -228,6 +227,12 @@ def _parse_status(stored: Json) -> RolloutStatus:
     except ValueError:
         log.warning("unreadable status, starting from Pending")
         return RolloutStatus()
+
+
+def _command_user(obj: Json, status: RolloutStatus) -> str | None:
+    """Who sent the command this decision applied (its id is now ``status.lastCommand``), if any."""
+    request = CommandRequest.from_object(obj)
+    return request.user if request is not None and request.id == status.last_command else None
 
 
 def _commands(obj: Json) -> list[Command]:
