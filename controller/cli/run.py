@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Mapping
 from types import FrameType
-from typing import TextIO
+from typing import TextIO, cast
 
 import structlog
 
@@ -17,6 +17,8 @@ from controller.clock import SystemClock
 from controller.kube.config import KubeConfigError, api_client
 from controller.kube.http import parse_addr
 from controller.kube.manager import Manager, ManagerConfig
+from controller.model.notify import SEVERITIES, SinkType
+from controller.notify import Sink
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +48,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--log-format", choices=("json", "console"), default="json")
     parser.add_argument("--prometheus-url", help="Prometheus for rollouts that name none")
     parser.add_argument("--workers", type=int, default=4, help="concurrent reconciles (default 4)")
+    notify = parser.add_argument_group(
+        "notifications for every rollout (URLs are secrets: prefer the environment variables, set from a Secret)"
+    )
+    for sink, (flag, env) in SINK_FLAGS.items():
+        notify.add_argument(flag, default=os.environ.get(env), metavar="URL", help=f"{sink} webhook (default: ${env})")
+    notify.add_argument(
+        "--notify-severity",
+        choices=SEVERITIES,
+        default=os.environ.get("GREENLANE_NOTIFY_SEVERITY", "warning"),
+        help="least severity sent to the operator-wide webhooks (default: warning)",
+    )
     parser.set_defaults(handler=run)
+
+
+SINK_FLAGS = {
+    "slack": ("--slack-webhook-url", "GREENLANE_SLACK_WEBHOOK_URL"),
+    "teams": ("--teams-webhook-url", "GREENLANE_TEAMS_WEBHOOK_URL"),
+    "webhook": ("--webhook-url", "GREENLANE_WEBHOOK_URL"),
+}
+
+
+def notify_sinks(args: argparse.Namespace) -> tuple[Sink, ...]:
+    """Operator-wide destinations from flags or environment; a URL that is not http(s) is a usage error."""
+    sinks = []
+    for sink, (flag, _) in SINK_FLAGS.items():
+        url = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if not url:
+            continue
+        if not url.startswith(("https://", "http://")):
+            raise ValueError(f"{flag}: expected an http(s) URL")
+        sinks.append(Sink(cast(SinkType, sink), url, severity=args.notify_severity))
+    return tuple(sinks)
 
 
 def console_colours(stream: TextIO, environ: Mapping[str, str]) -> bool:
@@ -80,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics_addr = parse_addr(args.metrics_addr, "--metrics-addr")
         health_addr = parse_addr(args.health_addr, "--health-addr")
+        sinks = notify_sinks(args)
         api = api_client(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
@@ -93,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         health_addr=health_addr,
         prometheus_url=args.prometheus_url,
         workers=max(1, args.workers),
+        notify_sinks=sinks,
     )
     manager = Manager(api, config, SystemClock())
 
