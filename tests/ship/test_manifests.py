@@ -130,7 +130,9 @@ def test_dashboard_shows_weight_checks_green_vs_blue_and_rollbacks() -> None:
     assert len(ids) == len(set(ids)), "duplicate panel ids"
     exprs = " ".join(_dashboard_exprs(panels))
     assert "greenlane_rollout_green_weight_percent" in exprs
-    assert 'track="green"' in exprs and 'track="blue"' in exprs
+    assert "greenlane_check_level" in exprs and "greenlane_check_slope" in exprs
+    legends = [t.get("legendFormat", "") for p in panels for t in p.get("targets", [])]
+    assert any("{{track}}" in legend for legend in legends), "green and blue side by side"
     assert "greenlane_rollbacks_total" in exprs
     variables = {v["name"] for v in dashboard["templating"]["list"]}
     assert {"datasource", "namespace", "rollout", "check"} <= variables
