@@ -124,7 +124,11 @@ def _status(now: datetime) -> RolloutStatus:
         slope=TrackValues(green=0.001, blue=0.001),
     )
     base = RolloutStatus(
-        phase="Progressing", current_step=1, weight=25, step_started_at=T0, checks=[latency, errors, memory, connections]
+        phase="Progressing",
+        current_step=1,
+        weight=25,
+        step_started_at=T0,
+        checks=[latency, errors, memory, connections],
     )
     if minutes < ROLLBACK_AT:
         return base
@@ -143,7 +147,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:
     at = (T0 + timedelta(minutes=MINUTES)).timestamp()
-    answer = requests.get(f"{url}/api/v1/query", params={"query": expr, "time": at}, timeout=30).json()
+    answer = requests.get(f"{url}/api/v1/query", params={"query": expr, "time": str(at)}, timeout=30).json()
     assert answer["status"] == "success", (expr, answer)
     result: list[dict[str, Any]] = answer["data"]["result"]
     return result
@@ -188,7 +192,7 @@ def test_the_first_rollback_and_values_in_their_units(prometheus: str) -> None:
     annotation = load()["annotations"]["list"][0]
     rollback_at = (T0 + timedelta(minutes=ROLLBACK_AT + 1)).timestamp()
     answer = requests.get(
-        f"{prometheus}/api/v1/query", params={"query": substitute(annotation["expr"]), "time": rollback_at}, timeout=30
+        f"{prometheus}/api/v1/query", params={"query": substitute(annotation["expr"]), "time": str(rollback_at)}, timeout=30
     ).json()
     (marker,) = answer["data"]["result"]
     assert marker["metric"]["reason"] == "AnalysisFailed" and marker["metric"]["check"] == "memory"
