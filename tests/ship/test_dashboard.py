@@ -192,7 +192,9 @@ def test_the_first_rollback_and_values_in_their_units(prometheus: str) -> None:
     annotation = load()["annotations"]["list"][0]
     rollback_at = (T0 + timedelta(minutes=ROLLBACK_AT + 1)).timestamp()
     answer = requests.get(
-        f"{prometheus}/api/v1/query", params={"query": substitute(annotation["expr"]), "time": str(rollback_at)}, timeout=30
+        f"{prometheus}/api/v1/query",
+        params={"query": substitute(annotation["expr"]), "time": str(rollback_at)},
+        timeout=30,
     ).json()
     (marker,) = answer["data"]["result"]
     assert marker["metric"]["reason"] == "AnalysisFailed" and marker["metric"]["check"] == "memory"
