@@ -7,6 +7,7 @@ level checks need is paid once per module.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -144,7 +145,7 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
     assert _subsequence(expected, reasons), reasons
     assert " Progressing step 1/3 green 20%" in shown and " Promoted step 3/3 green 100%" in shown, shown
     states = [line.split(" ", 1)[1] for line in shown.splitlines() if "   event " not in line]  # drop the clock
-    assert all(a != b for a, b in zip(states, states[1:], strict=False)), "one line per change, never a repeat"
+    assert all(a != b for a, b in itertools.pairwise(states)), "one line per change, never a repeat"
 
 
 def test_regression_rolls_back_with_the_numbers(env: Env) -> None:
