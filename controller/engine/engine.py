@@ -74,7 +74,7 @@ class Engine:
             self._forget(None)
             return Outcome(None, None, gone=True)
         with structlog.contextvars.bound_contextvars(
-            rollout=view.name, namespace=view.namespace, step=view.status.current_step, weight=view.status.weight
+            rollout=view.name, namespace=view.namespace, step=view.status.current_step + 1, weight=view.status.weight
         ):
             run = _Run(self, world, view)
             try:

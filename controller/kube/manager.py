@@ -22,9 +22,11 @@ from controller.kube.leader import LeaderElector, LeaseConfig
 from controller.kube.metrics import OperatorMetrics
 from controller.kube.reconciler import Reconciler
 from controller.kube.watcher import Json, Watcher
+from controller.kube.webhooks import SecretUrlReader
 from controller.kube.workqueue import WorkQueue
 from controller.kube.world import KubeSettings
 from controller.model.resource import GROUP, PLURAL, VERSION
+from controller.notify import Notifier, Sink
 
 log = structlog.get_logger("greenlane.manager")
 RESYNC = 30.0  # seconds: Deployments and pods change without touching the rollout; look again at least this often
@@ -44,6 +46,7 @@ class ManagerConfig:
     prometheus_url: str | None = None
     workers: int = 4
     finalizer_timeout: float = 300.0
+    notify_sinks: tuple[Sink, ...] = ()  # operator-wide Slack/Teams/webhook destinations
 
 
 class Manager:
@@ -60,6 +63,9 @@ class Manager:
             else None
         )
         events = EventRecorder(api, clock, instance=config.identity)
+        self.notifier = Notifier(
+            config.notify_sinks, SecretUrlReader(api), clock=clock, on_result=self.metrics.record_notification
+        )
         self.reconciler = Reconciler(
             api,
             clock,
@@ -68,6 +74,7 @@ class Manager:
             self.is_leader,
             config.prometheus_url,
             KubeSettings(finalizer_timeout=config.finalizer_timeout),
+            notifier=self.notifier,
         )
         self._busy: dict[str, tuple[str, float]] = {}
         self._busy_lock = threading.Lock()
@@ -144,6 +151,7 @@ class Manager:
         for worker in workers:
             worker.join(timeout=60)  # finish the reconcile in flight, then stop
         self.reconciler.close()
+        self.notifier.close()
         if self.elector is not None:
             self.elector.release()
         for server in servers:

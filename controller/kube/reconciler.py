@@ -23,9 +23,11 @@ from controller.engine import Engine, Outcome, RolloutView
 from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder
 from controller.kube.metrics import OperatorMetrics
+from controller.kube.rollouts import command_user
 from controller.kube.world import KubeSettings, KubeWorld, SpecProblem
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
+from controller.notify import Notifier, RolloutRef
 
 log = structlog.get_logger("greenlane.reconcile")
 Json = dict[str, Any]
@@ -42,6 +44,7 @@ class Reconciler:
     may_write: Callable[[], bool]
     default_prometheus: str | None = None
     settings: KubeSettings = field(default_factory=KubeSettings)
+    notifier: Notifier | None = None
 
     def __post_init__(self) -> None:
         self._sources: dict[tuple[object, ...], PrometheusSource] = {}
@@ -83,11 +86,14 @@ class Reconciler:
         if evaluated_now and status is not None and any(c.outage for c in status.checks):
             self.metrics.record_query_error(view.namespace, view.name)
 
-    def _on_event(self, obj: Json, event: EmitEvent, status: RolloutStatus) -> None:
-        if event.reason in ("RolledBack", "Aborted"):
-            meta = obj.get("metadata") or {}
-            check = status.rollback.check if status.rollback else None
-            self.metrics.record_rollback(meta.get("namespace", ""), meta.get("name", ""), event.reason, check)
+    def _on_event(self, obj: Json, event: EmitEvent, status: RolloutStatus, spec: RolloutSpec | None) -> None:
+        """Notifications (rollbacks are counted by ``observe_status``, from the status itself)."""
+        if self.notifier is None:
+            return
+        meta = obj.get("metadata") or {}
+        ref = RolloutRef(str(meta.get("namespace", "")), str(meta.get("name", "")))
+        actor = command_user(obj, status)
+        self.notifier.publish(ref, event.reason, event.type, event.message, status, spec, actor)  # never blocks
 
     # ---- Sources ---------------------------------------------------------------------------------
     def source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource:

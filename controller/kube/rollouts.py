@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client as k8s
@@ -66,10 +66,13 @@ class CommandRequest:
 
     @classmethod
     def new(cls, command: str, user: str, at: datetime) -> CommandRequest:
-        return cls(id=uuid.uuid4().hex[:12], command=command, user=user, at=at.isoformat())
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # RFC 3339, as Kubernetes writes times
+        return cls(id=uuid.uuid4().hex[:12], command=command, user=user, at=stamp)
 
     def to_annotation(self) -> str:
-        return json.dumps({"id": self.id, "command": self.command, "user": self.user, "at": self.at})
+        """Compact JSON with keys in contract order: ``{"id":…,"command":…,"user":…,"at":…}``."""
+        data = {"id": self.id, "command": self.command, "user": self.user, "at": self.at}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_object(cls, obj: Json) -> CommandRequest | None:
@@ -173,3 +176,9 @@ class RolloutClient:
             return written
 
         return attempt()
+
+
+def command_user(obj: Json, status: Any) -> str | None:
+    """Who sent the command a decision just applied (its id is ``status.lastCommand``), if any."""
+    request = CommandRequest.from_object(obj)
+    return request.user if request is not None and request.id == status.last_command else None

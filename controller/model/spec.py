@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from controller.model.base import DnsLabel, Duration, FieldProblem, Model, Rate
+from controller.model.notify import Notification
 from controller.model.quantities import DURATION_PATTERN, format_duration, parse_duration
 from controller.model.routing import (
     TrafficRouting,
@@ -245,6 +246,9 @@ class RolloutSpec(Model):
     steps: list[Step] = Field(min_length=1, max_length=20)
     analysis: Analysis
     promotion: Promotion = Field(default_factory=Promotion)
+    notifications: list[Notification] = Field(
+        default_factory=list, max_length=8, description="Where this rollout's events are announced."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -19,6 +19,10 @@ from controller.sandbox.processes import free_ports
 T = TypeVar("T")
 
 
+TESTER_TOKEN = "token-of-tester"
+"""The emulator authenticates this bearer token as ``tester`` (SelfSubjectReview) when a test registers it."""
+
+
 def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Path:
     path.write_text(
         yaml.safe_dump(
@@ -27,7 +31,7 @@ def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Pat
                 "kind": "Config",
                 "current-context": "emu",
                 "clusters": [{"name": "emu", "cluster": {"server": server}}],
-                "users": [{"name": "tester", "user": {}}],
+                "users": [{"name": "tester", "user": {"token": TESTER_TOKEN}}],
                 "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "tester", "namespace": namespace}}],
             }
         )

@@ -7,6 +7,7 @@ level checks need is paid once per module.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 
 from tests.kube.harness import RunningEmulator, running_emulator
 from tests.operator.fleet import Fleet, PodSim, Service
-from tests.operator.procs import operator, wait_for, write_kubeconfig
+from tests.operator.procs import TESTER_TOKEN, operator, wait_for, write_kubeconfig
 from tests.operator.prometheus import scraping
 from tests.operator.world import BGR, ROUTE, green_weight, pod_name, rollout, route, track_objects
 
@@ -90,6 +91,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         try:
             with scraping(fleet.target, workdir) as url:
                 time.sleep(max(0.0, HISTORY - (time.monotonic() - started)))
+                kube.emulator.users[TESTER_TOKEN] = "tester"
                 yield Env(kube, url, write_kubeconfig(kube.url, workdir / "kubeconfig"), workdir)
         finally:
             fleet.close()
@@ -128,8 +130,8 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
         wait_for("promotion", lambda: env.status(ns).get("phase") == "Promoted", timeout=120)
         assert op.stop() == 0
         assert "watch failed" not in op.output() and "reconcile failed" not in op.output(), op.output()
-    watch.terminate()
-    shown = watch.communicate(timeout=10)[0]
+    shown = watch.communicate(timeout=60)[0]
+    assert watch.returncode == 0, "get -w ends by itself once the rollout is Promoted"
     assert env.weights(ns) == [0, 20, 50, 100]
     status = env.status(ns)
     assert status["weight"] == 100 and status["currentStep"] == 2
@@ -141,8 +143,9 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
     reasons = [e["reason"] for e in env.events(ns)]
     expected = ["PreflightPassed", "WeightSet", "StepCompleted", "WeightSet", "StepCompleted", "WeightSet", "Promoted"]
     assert _subsequence(expected, reasons), reasons
-    assert "Phase:    Progressing" in shown and "Phase:    Promoted" in shown
-    assert "green 20%  blue 80%" in shown and "green 100%  blue 0%" in shown
+    assert " Progressing step 1/3 green 20%" in shown and " Promoted step 3/3 green 100%" in shown, shown
+    states = [line.split(" ", 1)[1] for line in shown.splitlines() if "   event " not in line]  # drop the clock
+    assert all(a != b for a, b in itertools.pairwise(states)), "one line per change, never a repeat"
 
 
 def test_regression_rolls_back_with_the_numbers(env: Env) -> None:
