@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Iterable
 
+from controller.model.limits import MAX_INPUT_BYTES
 from controller.model.load import Loaded, Problem, parse_documents
 
 
@@ -36,17 +37,24 @@ def file_names(args: argparse.Namespace, command: str) -> list[str] | None:
 
 
 def read_sources(names: Iterable[str]) -> Iterable[tuple[str, str | Problem]]:
-    """Yield (name, text) per input, or (name, Problem) when it cannot be read."""
+    """Yield (name, text) per input, or (name, Problem) when it cannot be read or is too large to read."""
     for name in names:
-        if name == "-":
-            yield "<stdin>", sys.stdin.read()
-            continue
+        label = "<stdin>" if name == "-" else name
         try:
-            with open(name, encoding="utf-8") as handle:
-                yield name, handle.read()
+            if name == "-":
+                text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+            else:
+                with open(name, encoding="utf-8") as handle:
+                    text = handle.read(MAX_INPUT_BYTES + 1)  # characters: never more than 4x this in memory
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            yield name, Problem(name, 0, "", f"cannot read: {reason}")
+            yield label, Problem(label, 0, "", f"cannot read: {reason}")
+            continue
+        if len(text) > MAX_INPUT_BYTES:
+            limit = MAX_INPUT_BYTES // 2**20
+            yield label, Problem(label, 0, "", f"larger than {limit} MiB; greenlane reads at most that at once")
+            continue
+        yield label, text
 
 
 def load_all(names: Iterable[str]) -> tuple[list[Loaded], list[Problem]]:
