@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from controller.model.command import MAX_LENGTH as COMMAND_MAX_LENGTH
 from controller.model.resource import GROUP, PLURAL, VERSION
 
 Json = dict[str, Any]
@@ -56,7 +57,7 @@ class CommandRequest:
     def from_object(cls, obj: Json) -> CommandRequest | None:
         """The pending command, or None when absent or unreadable (a bad annotation is not a crash)."""
         raw = (obj.get("metadata", {}).get("annotations") or {}).get(COMMAND_ANNOTATION)
-        if not raw:
+        if not raw or len(raw) > COMMAND_MAX_LENGTH:  # a tenant's 256 KiB of "[[[[" is not parsed
             return None
         try:
             data = json.loads(raw)
