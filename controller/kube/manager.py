@@ -38,6 +38,7 @@ class ManagerConfig:
     metrics_addr: tuple[str, int] = ("0.0.0.0", 8080)
     health_addr: tuple[str, int] = ("0.0.0.0", 8081)
     prometheus_url: str | None = None
+    prometheus_allowed_origins: tuple[str, ...] = ()
     workers: int = 4
 
 
@@ -55,7 +56,15 @@ class Manager:
             else None
         )
         events = EventRecorder(api, clock, instance=config.identity)
-        self.reconciler = Reconciler(api, clock, events, self.metrics, self.is_leader, config.prometheus_url)
+        self.reconciler = Reconciler(
+            api,
+            clock,
+            events,
+            self.metrics,
+            self.is_leader,
+            config.prometheus_url,
+            allowed_prometheus_origins=config.prometheus_allowed_origins,
+        )
         scopes = config.namespaces or (None,)
         self.watchers = [*(self._watcher(ns) for ns in scopes), *(self._deployment_watcher(ns) for ns in scopes)]
         self._by_deployment: dict[tuple[str, str], set[str]] = {}

@@ -6,7 +6,6 @@ the rollout's status, so killing the process between any two lines loses nothing
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +24,9 @@ from controller.core.decide import decide, reject
 from controller.core.observations import Observations, TrackObservation
 from controller.core.preflight import python_versions_needed
 from controller.core.schedule import evaluation_due
-from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder, InvolvedObject
 from controller.kube.metrics import OperatorMetrics
+from controller.kube.prometheus_pool import SourcePool, SourceRejected
 from controller.kube.rollouts import CommandRequest, NotLeader, RolloutClient
 from controller.kube.world import TrackInfo, read_track
 from controller.model.load import validate_document
@@ -50,11 +49,11 @@ class Reconciler:
     metrics: OperatorMetrics
     may_write: Callable[[], bool]
     default_prometheus: str | None = None
+    allowed_prometheus_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.rollouts = RolloutClient(self.api, self.may_write)
-        self._sources: dict[tuple[object, ...], PrometheusSource] = {}
-        self._sources_lock = threading.Lock()
+        self.sources = SourcePool(self.api, self.clock, self.default_prometheus, self.allowed_prometheus_origins)
 
     def reconcile(self, namespace: str, name: str) -> float | None:
         """Returns seconds until the rollout wants to be looked at again (None: only on change)."""
@@ -99,11 +98,8 @@ class Reconciler:
             return reject(status, f"spec.trafficRouting.{spec.traffic_routing.kind}: {exc}", now), None
         try:
             source = self._source(spec, namespace)
-        except CredentialError as exc:
+        except SourceRejected as exc:
             return reject(status, str(exc), now), None
-        if source is None:
-            problem = "spec.analysis.prometheus.address: required (the operator has no --prometheus-url default)"
-            return reject(status, problem, now), None
         blue_info = read_track(self.api, namespace, spec.blue.deployment)
         green_info = read_track(self.api, namespace, spec.green.deployment)
         commands = _commands(obj)
@@ -131,34 +127,12 @@ class Reconciler:
         observations = Observations(router_weight, blue, green, results)
         return decide(spec, status, observations, commands, now), router
 
-    def _source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource | None:
-        prom = spec.analysis.prometheus
-        address = prom.address or self.default_prometheus
-        if not address:
-            return None
-        creds = prometheus_credentials(self.api, namespace, prom)
-        key = (address, prom.timeout, tuple(sorted(prom.headers.items())), prom.insecure_skip_verify, creds)
-        with self._sources_lock:
-            source = self._sources.get(key)
-            if source is None:  # one pooled session per configuration; a rotated Secret makes a new key
-                source = PrometheusSource(
-                    address,
-                    timeout=prom.timeout,
-                    headers=dict(prom.headers) or None,
-                    insecure_skip_verify=prom.insecure_skip_verify,
-                    bearer_token=creds.bearer_token,
-                    basic_auth=creds.basic_auth,
-                    ca_file=creds.ca_file,
-                )
-                self._sources[key] = source
-        return source
+    def _source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource:
+        return self.sources.get(namespace, spec.analysis.prometheus)
 
     def close(self) -> None:
-        """Release pooled Prometheus connections (on shutdown)."""
-        with self._sources_lock:
-            for source in self._sources.values():
-                source.close()
-            self._sources.clear()
+        """Release pooled Prometheus connections and CA files (on shutdown)."""
+        self.sources.close()
 
     def _observe(
         self, track: Track, info: TrackInfo, source: PrometheusSource, namespace: str, read_versions: bool
