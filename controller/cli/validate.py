@@ -52,7 +52,8 @@ def read_sources(names: Iterable[str]) -> Iterable[tuple[str, str | Problem]]:
             continue
         if len(text) > MAX_INPUT_BYTES:
             limit = MAX_INPUT_BYTES // 2**20
-            yield label, Problem(label, 0, "", f"larger than {limit} MiB; greenlane reads at most that at once")
+            problem = f"larger than {limit} MiB; greenlane reads at most that at once (an object is at most 1.5 MiB)"
+            yield label, Problem(label, 0, "", problem)
             continue
         yield label, text
 

@@ -126,6 +126,17 @@ SectionName = Annotated[
 ]
 """Gateway API ``SectionName`` (rule names), ASCII only: a zero-width space cannot hide in it."""
 
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+INTEGRAL = BeforeValidator(_integral)
+Count = Annotated[int, INTEGRAL]
+"""An integer; ``2.0`` counts as 2, as the API server counts it (kubectl sends YAML's ``2.0`` as JSON ``2``).
+Optional counts put their bounds first: ``Annotated[int, Field(ge=…), INTEGRAL] | None``."""
+
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 """A threshold: any finite number (``.nan`` and ``.inf`` would make every comparison meaningless)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +59,15 @@ def render_value(value: Any, limit: int = 80) -> str:
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:
-    """``('spec', 'steps', 2, 'weight')`` → ``spec.steps[2].weight``."""
+    """``('spec', 'steps', 2, 'weight')`` → ``spec.steps[2].weight``; an odd key is quoted: ``headers["X Y"]``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_][-A-Za-z0-9_.]*", str(part)):
+            out += f"[{json.dumps(str(part))}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 

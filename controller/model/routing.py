@@ -11,7 +11,8 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, model_validator
 
 from controller.model import limits
-from controller.model.base import DnsLabel, FieldProblem, Model, SectionName, Text
+from controller.model.base import INTEGRAL, DnsLabel, FieldProblem, Model, SectionName, Text
+from controller.model.limits import TOTAL_REPLICAS
 
 RouteName = Annotated[
     str,
@@ -84,11 +85,8 @@ class NginxRouting(Model):
 
 
 class ReplicasRouting(Model):
-    total_replicas: int | None = Field(
-        default=None,
-        ge=limits.TOTAL_REPLICAS[0],
-        le=limits.TOTAL_REPLICAS[1],
-        description="Replicas shared by both tracks; default: blue's replicas at start."
+    total_replicas: Annotated[int, Field(ge=TOTAL_REPLICAS[0], le=TOTAL_REPLICAS[1]), INTEGRAL] | None = Field(
+        default=None, description="Replicas shared by both tracks; default: blue's replicas at start."
     )
 
 

@@ -118,13 +118,15 @@ class _StrictConstructor(SafeConstructor):
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue  # merged keys may be overridden by explicit ones: that is what merging is for
-            key = self.construct_object(key_node, deep=deep)
+            if key_node.tag == _MERGE_TAG:  # merged keys may be overridden by explicit ones: that is merging
+                key: Any = (_MERGE_TAG,)
+            else:
+                key = self.construct_object(key_node, deep=deep)
             if not isinstance(key, Hashable):
                 raise ConstructorError(None, None, "a mapping or list cannot be a key", key_node.start_mark)
             if key in seen:
-                raise ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                shown = "<<" if key == (_MERGE_TAG,) else repr(key)
+                raise ConstructorError(None, None, f"duplicate key {shown}", key_node.start_mark)
             seen.add(key)
         constructed: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         return constructed

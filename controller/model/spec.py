@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from controller.model import limits
-from controller.model.base import DnsLabel, DurationRange, FieldProblem, Finite, Model, Rate, Text
+from controller.model.base import INTEGRAL, Count, DnsLabel, DurationRange, FieldProblem, Finite, Model, Rate, Text
 from controller.model.quantities import format_duration
 from controller.model.routing import (
     TrafficRouting,
@@ -63,6 +63,8 @@ PromQL's own braces (``x{a="b"}``, ``x{}``) pass. The same regex is the CRD's pa
 
 
 def _check_query(value: str) -> str:
+    if not value:
+        raise ValueError("query is empty")
     if len(value) > limits.QUERY_MAX_LENGTH:
         raise ValueError(f"query is {len(value)} characters; at most {limits.QUERY_MAX_LENGTH}")
     unknown = sorted(set(_VARIABLE_RE.findall(value)) - QUERY_VARIABLES)
@@ -187,7 +189,7 @@ class Track(Model):
 
 
 class Step(Model):
-    weight: int = Field(ge=0, le=100, description="Green's share of traffic in percent.")
+    weight: Count = Field(ge=0, le=100, description="Green's share of traffic in percent.")
     pause: Pause = Field(default=0.0, description="Bake time at this weight (30s, 5m, 1h) or 'manual'.")
 
     @property
@@ -232,11 +234,8 @@ class Check(Model):
     window: Annotated[float, DurationRange(*limits.WINDOW)] | None = Field(
         default=None, description="Range of each query; default per template."
     )
-    min_requests: int | None = Field(
-        default=None,
-        ge=limits.MIN_REQUESTS[0],
-        le=limits.MIN_REQUESTS[1],
-        description="latency/error-rate: fewer requests in the window is Inconclusive.",
+    min_requests: Annotated[int, Field(ge=limits.MIN_REQUESTS[0], le=limits.MIN_REQUESTS[1]), INTEGRAL] | None = Field(
+        default=None, description="latency/error-rate: fewer requests in the window is Inconclusive."
     )
     source: Literal["container", "process", "server", "pool"] | None = Field(
         default=None, description="memory: container|process; db-connections: server|pool."
@@ -303,13 +302,13 @@ class Analysis(Model):
     warmup: Annotated[float, DurationRange(*limits.WARMUP)] = Field(
         default=60.0, description="Green pods' startup window ignored by level checks."
     )
-    failure_limit: int = Field(
+    failure_limit: Count = Field(
         default=2,
         ge=limits.FAILURE_LIMIT[0],
         le=limits.FAILURE_LIMIT[1],
         description="Consecutive failing evaluations that roll back.",
     )
-    required_passes: int = Field(
+    required_passes: Count = Field(
         default=2,
         ge=limits.REQUIRED_PASSES[0],
         le=limits.REQUIRED_PASSES[1],
