@@ -7,8 +7,9 @@ Two halves, as the API server validates a custom resource:
   ``re`` (whose ``$`` also matches before a trailing newline).
 - CEL: every ``x-kubernetes-validations`` rule through cel-python, with the Kubernetes CEL libraries our
   rules and the admission policy use (``isSorted``, ``split``, ``lowerAscii``, ``indexOf``, ``substring``),
-  and a ``duration()`` as strict as cel-go's (no ``d`` unit, int64 nanoseconds) — cel-python's own accepts
-  ``1d`` and would hide a rule that breaks on a real cluster. An evaluation error rejects, as it does there.
+  a ``duration()`` as strict as cel-go's (no ``d`` unit, int64 nanoseconds) — cel-python's own accepts
+  ``1d`` and would hide a rule that breaks on a real cluster — and cel-go's ``x != null`` (cel-python
+  errors on a map). An evaluation error rejects, as it does there.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import celpy
 import jsonschema
 import re2
 from celpy import celtypes
-from celpy.evaluation import CELEvalError
+from celpy.evaluation import CELEvalError, bool_ne
 
 from controller.model.crd import openapi_schema
 
@@ -125,7 +126,15 @@ def _duration(text: Any) -> celtypes.DurationType:
     return celtypes.DurationType(datetime.timedelta(microseconds=micros))
 
 
+def _not_equal(left: Any, right: Any) -> Any:
+    """cel-go's heterogeneous equality: ``oldObject != null`` is true for an object (cel-python errors)."""
+    if left is None or right is None:
+        return celtypes.BoolType((left is None) != (right is None))
+    return bool_ne(left, right)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "_!=_": _not_equal,
     "isSorted": _is_sorted,
     "split": _split,
     "lowerAscii": _lower_ascii,

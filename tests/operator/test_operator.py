@@ -26,6 +26,7 @@ from controller.kube.rollouts import COMMAND_ANNOTATION, RolloutClient
 from controller.sandbox.processes import free_ports
 from tests.conftest import REPO
 from tests.kube.harness import RunningEmulator
+from tests.security.certs import ca_bundle
 
 Json = dict[str, Any]
 BGR = ("greenlane.dev/v1alpha1", "bluegreenrollouts")
@@ -255,16 +256,6 @@ def test_prometheus_credentials_come_from_secrets(kube: RunningEmulator, api_cli
     missing_secret = PrometheusConfig.model_validate({"caSecret": {"name": "nope", "key": "ca.crt"}})
     with pytest.raises(CredentialError, match=r"caSecret: Secret shop/nope not found"):
         prometheus_credentials(api_client, "shop", missing_secret)
-
-
-def ca_bundle() -> str:
-    """A real CA certificate (the first of certifi's bundle): the operator refuses PEM that does not parse."""
-    import certifi
-
-    text = Path(certifi.where()).read_text()
-    start = text.index("-----BEGIN CERTIFICATE-----")
-    end = text.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
-    return text[start:end] + "\n"
 
 
 def test_missing_credential_secret_makes_the_rollout_invalid(kube: RunningEmulator, api_client: Any) -> None:
