@@ -67,12 +67,6 @@ def _check_dns_label(value: str) -> str:
     return value
 
 
-def _duration_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError("invalid duration, expected a string such as 30s, 2m or 1h")
-    return duration_micros(value) / 1_000_000
-
-
 def _rate_per_second(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError("invalid slope, expected a string such as 50Mi/h or 20/h")
@@ -126,6 +120,7 @@ SectionName = Annotated[
 ]
 """Gateway API ``SectionName`` (rule names), ASCII only: a zero-width space cannot hide in it."""
 
+
 def _integral(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -139,14 +134,6 @@ Optional counts put their bounds first: ``Annotated[int, Field(ge=…), INTEGRAL
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 """A threshold: any finite number (``.nan`` and ``.inf`` would make every comparison meaningless)."""
-
-Duration = Annotated[
-    float,
-    BeforeValidator(_duration_seconds),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "maxLength": DURATION_MAX_LENGTH}),
-]
-"""Seconds in Python, a Go-style duration string (``30s``, ``2m``, ``1h30m``) on the wire; unbounded."""
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,7 @@ Pause = Annotated[float, DurationRange(*limits.PAUSE, manual=True)]
 """Bake time in seconds; ``manual`` (infinity) waits for ``greenlane promote``."""
 
 QUERY_TEMPLATE_PATTERN = (
-    r"^\}?(?:(?:[^{}]|\{[^{}])\}?|\{\{[ \t\n\r]*(?:"
-    + "|".join(sorted(QUERY_VARIABLES))
-    + r")[ \t\n\r]*\}\}|\{\})*\{?$"
+    r"^\}?(?:(?:[^{}]|\{[^{}])\}?|\{\{[ \t\n\r]*(?:" + "|".join(sorted(QUERY_VARIABLES)) + r")[ \t\n\r]*\}\}|\{\})*\{?$"
 )
 """A query whose every ``{{`` opens a known ``{{ variable }}`` and every ``}}`` closes one. Read as tokens
 (a variable, ``{}``, a lone brace, any other character), a lone ``}`` may not follow a variable or another

@@ -92,7 +92,12 @@ def test_a_rollout_cannot_point_the_operator_at_its_own_server(kube: RunningEmul
 
 @pytest.mark.parametrize(
     "address",
-    ["https://127.0.0.1:{port}", "http://127.0.0.1:{other}", "http://localhost:{port}", "http://127.0.0.1.nip.io:{port}"],
+    [
+        "https://127.0.0.1:{port}",
+        "http://127.0.0.1:{other}",
+        "http://localhost:{port}",
+        "http://127.0.0.1.nip.io:{port}",
+    ],
     ids=["other-scheme", "other-port", "other-host-name", "look-alike-host"],
 )
 def test_only_the_exact_allowed_origin_passes(kube: RunningEmulator, api_client: Any, address: str) -> None:
