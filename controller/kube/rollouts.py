@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 
 from controller.core.commands import COMMAND_KINDS, Command
 from controller.engine.world import NotLeader
+from controller.model.command import MAX_LENGTH as COMMAND_MAX_LENGTH
 from controller.model.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.routing.kube_common import KubeApi, ObjectRef
 
@@ -32,7 +33,7 @@ COMMAND_ANNOTATION = "greenlane.dev/command"
 COMMANDS = COMMAND_KINDS
 FINALIZER = "greenlane.dev/traffic-to-blue"
 SKIP_FINALIZER_ANNOTATION = "greenlane.dev/skip-finalizer"
-MAX_COMMAND_BYTES = 1024
+MAX_COMMAND_BYTES = COMMAND_MAX_LENGTH
 
 
 def is_conflict(exc: BaseException) -> bool:
