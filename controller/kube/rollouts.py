@@ -73,7 +73,7 @@ class CommandRequest:
     def to_annotation(self) -> str:
         """Compact JSON with keys in contract order: ``{"id":…,"command":…,"user":…,"at":…}``."""
         data = {"id": self.id, "command": self.command, "user": self.user, "at": self.at}
-        return json.dumps(data, separators=(",", ":"))
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # the policy compares raw usernames
 
     @classmethod
     def from_object(cls, obj: Json) -> CommandRequest | None:
