@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from controller.core.actions import EmitEvent, ScaleTrack, SetWeight
 from controller.core.commands import Command
@@ -36,19 +36,7 @@ Boundary = Literal[
     "scale",
     "event",
 ]
-BOUNDARIES: tuple[Boundary, ...] = (
-    "read",
-    "router.get",
-    "router.set",
-    "track",
-    "versions",
-    "skew",
-    "evaluate",
-    "status",
-    "finalizer",
-    "scale",
-    "event",
-)
+BOUNDARIES: tuple[Boundary, ...] = get_args(Boundary)
 WRITES: frozenset[Boundary] = frozenset({"router.set", "status", "finalizer", "scale", "event"})
 
 
