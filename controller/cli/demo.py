@@ -95,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
                 report_dir=args.report or None,
             )
     except (MissingDependencyError, SandboxError, ValueError) as exc:
-        print(f"greenlane demo: {exc}", file=sys.stderr)
+        failed_to_run = isinstance(exc, SandboxError) and not isinstance(exc, MissingDependencyError)
+        hint = "\n(--verbose shows the sandbox's own log lines)" if failed_to_run and not args.verbose else ""
+        print(f"greenlane demo: {exc}{hint}", file=sys.stderr)
         return 1
     if args.json:
         result.write(args.json)
@@ -270,8 +272,11 @@ def fault_line(result: DemoResult) -> str | None:
     return f"fault to rollback: {result.rolled_back_at - result.fault_started_at:.1f}s"
 
 
-def checks_table(result: DemoResult, snapshot: Snapshot) -> Table:
+def checks_table(result: DemoResult, snapshot: Snapshot) -> RenderableType:
     """Every check as last measured: green and blue side by side, in their units, with the threshold."""
+    if not snapshot.status.checks:
+        never = all(w == 0 for _, w in result.weights)
+        return Text("checks: none evaluated" + (", green never took traffic" if never else ""))
     table = Table(box=None, padding=(0, 2, 0, 0), show_edge=False, header_style="bold")
     headers = ("CHECK", "VERDICT", f"GREEN ({result.green_python})", f"BLUE ({result.blue_python})", "THRESHOLD")
     for column in headers:

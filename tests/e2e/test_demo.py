@@ -281,23 +281,25 @@ def assert_summary(run: CliRun) -> None:
     assert block[-1] == f"report: {result.report}", "the report's path comes last"
     assert result.headline and result.headline.startswith("3.12 vs 3.11:"), result.headline
     assert _flat(result.headline) in _flat(" ".join(block)), "the report's headline, quoted"
-    header = next(line for line in block if line.startswith("CHECK"))
-    assert f"GREEN ({result.green_python})" in header and f"BLUE ({result.blue_python})" in header, header
     for line in block:
         assert not BARE_DASH.search(line) and not any(r in line for r in REPRS), line
     load = next(line for line in block if line.startswith("load: "))
     assert re.match(r"load: [\d,]+ requests at [\d.]+ req/s, [\d.]+% errors \(blue [\d.]+% of [\d,]+, green ", load), (
         load
     )
-    if result.evaluations:
-        for check in result.evaluations[-1]["checks"]:
-            assert any(line.startswith(check["name"] + " ") for line in block), check["name"]
-    python = next((line for line in block if line.startswith("python-version ")), None)
-    if python is not None and "Pass" in python:
-        assert f"{result.green_python} " in python and f"{result.blue_python} " in python, python
     if result.outcome == "rolled_back":
         assert f": {result.failed_check} failed, green " in block[0] and ", blue " in block[0], block[0]
         assert "threshold " in block[0] and any(line.startswith("fault to rollback: ") for line in block)
+    if not result.evaluations:
+        assert "checks: none evaluated, green never took traffic" in block, block
+        return
+    header = next(line for line in block if line.startswith("CHECK"))
+    assert f"GREEN ({result.green_python})" in header and f"BLUE ({result.blue_python})" in header, header
+    for check in result.evaluations[-1]["checks"]:
+        assert any(line.startswith(check["name"] + " ") for line in block), check["name"]
+    python = next((line for line in block if line.startswith("python-version ")), None)
+    if python is not None and "Pass" in python:
+        assert f"{result.green_python} " in python and f"{result.blue_python} " in python, python
 
 
 @pytest.mark.parametrize("name", PIPED)
