@@ -257,7 +257,8 @@ def outcome_line(result: DemoResult) -> Text:
         return text.append(f": green {spec.green.deployment} on Python {result.green_python} serves 100%, {steps}")
     failing = _failing(result) if result.outcome == "rolled_back" else None
     if failing is None:
-        return text.append(f": {result.reason}" if result.reason else "")
+        reason = result.reason.removeprefix("held ")  # "held: in Pending: ...", not "held: held in ..."
+        return text.append(f": {reason}" if reason else "")
     snapshot = _snapshot(result, [failing])
     green, blue = (cell.replace("\n", " ") for cell in check_values(snapshot, snapshot.status.checks[0]))
     weight = _rolled_back_at(result)

@@ -182,7 +182,7 @@ def test_a_run_held_before_any_traffic_still_summarises() -> None:
     )
     lines = rendered(summary(held))
     assert "checks: none evaluated, green never took traffic" in lines and not any("CHECK" in x for x in lines)
-    assert lines[1] == "outcome: held: held in Pending: green pods run Python 3.11.7, expected 3.12"
+    assert lines[1] == "outcome: held: in Pending: green pods run Python 3.11.7, expected 3.12"
     load = next(line for line in lines if line.startswith("load: "))
     assert "green served none" in load and "2 answered by no app" in load and "3 not sent" in load
     assert lines[-1].startswith("report: ")
