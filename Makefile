@@ -8,8 +8,9 @@ DEMO_ARGS ?=
 BENCH_ROLLOUTS ?= 100
 BENCH_DETECTION ?= 1
 BENCH_SEEDS ?= 12
+FUZZ_EXAMPLES ?= 20000
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench fuzz
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -18,6 +19,7 @@ help:
 	@echo "              ends with a one-screen summary and the migration report's path"
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
+	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
 
 setup: $(VENV)/.installed
 
@@ -64,6 +66,11 @@ bench: system-deps setup
 	$(BIN)/python -m tests.bench.core
 	$(BIN)/python -m tests.bench.operator --rollouts $(BENCH_ROLLOUTS)
 	if [ "$(BENCH_DETECTION)" != 0 ]; then $(BIN)/python -m tests.bench.detection $(BENCH_SEEDS); fi
+
+# The property tests of tests/security and tests/model/test_bounds_agree.py run derandomised with ~100 examples in
+# `make test`; this runs them with random seeds and FUZZ_EXAMPLES examples per property (about 20 minutes at 20000).
+fuzz: setup
+	GREENLANE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_fuzz.py tests/model/test_bounds_agree.py $(PYTEST_ARGS)
 
 crd: setup
 	$(BIN)/greenlane crd > config/crd/bluegreenrollouts.greenlane.dev.yaml

@@ -9,7 +9,10 @@ Exit 0 when written, 1 when the cluster or Prometheus cannot be read, 2 for bad 
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -54,14 +57,20 @@ def _source(args: argparse.Namespace, api: k8s.ApiClient, namespace: str, spec: 
             "the rollout names no Prometheus (spec.analysis.prometheus.address; the operator's --prometheus-url "
             "default is not visible here): give --prometheus URL"
         )
-    creds = prometheus_credentials(api, namespace, config)
+    creds = prometheus_credentials(api, namespace, config)  # only Secrets that opted in, checked values
+    ca_file = None
+    if creds.ca_pem:
+        handle, ca_file = tempfile.mkstemp(prefix="greenlane-report-ca-", suffix=".pem")
+        with os.fdopen(handle, "w") as out:
+            out.write(creds.ca_pem)
+        atexit.register(lambda: Path(ca_file).unlink(missing_ok=True))
     return PrometheusSource(
         url,
         timeout=config.timeout,
         headers=dict(config.headers),
         bearer_token=creds.bearer_token,
         basic_auth=creds.basic_auth,
-        ca_file=creds.ca_file,
+        ca_file=ca_file,
         insecure_skip_verify=config.insecure_skip_verify,
     )
 

@@ -17,6 +17,7 @@ from controller.clock import SystemClock
 from controller.kube.config import KubeConfigError, api_client
 from controller.kube.http import parse_addr
 from controller.kube.manager import Manager, ManagerConfig
+from controller.kube.prometheus_pool import allowed_origin, origin
 from controller.model.notify import SEVERITIES, SinkType
 from controller.model.quantities import parse_duration
 from controller.notify import Sink
@@ -47,7 +48,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--metrics-addr", default=":8080", help="HOST:PORT for /metrics (default :8080)")
     parser.add_argument("--health-addr", default=":8081", help="HOST:PORT for /healthz and /readyz (default :8081)")
     parser.add_argument("--log-format", choices=("json", "console"), default="json")
-    parser.add_argument("--prometheus-url", help="Prometheus for rollouts that name none")
+    parser.add_argument(
+        "--prometheus-url", help="Prometheus for rollouts that name none (its origin is always allowed)"
+    )
+    parser.add_argument(
+        "--prometheus-allowed-origin",
+        action="append",
+        default=[],
+        dest="prometheus_allowed_origins",
+        metavar="ORIGIN",
+        help="scheme://host[:port] a rollout's spec.analysis.prometheus.address may point at (repeatable); "
+        "default: only the origin of --prometheus-url",
+    )
     parser.add_argument("--workers", type=int, default=4, help="concurrent reconciles (default 4)")
     parser.add_argument(
         "--finalizer-timeout",
@@ -124,11 +136,28 @@ def configure_logging(fmt: str, stream: TextIO | None = None) -> None:
     )
 
 
+def _prometheus_origins(url: str | None, allowed: list[str]) -> tuple[str, ...]:
+    """Check the flags up front: a typo must stop the operator, not make every rollout Invalid."""
+    if url:
+        try:
+            origin(url)
+        except ValueError as exc:
+            raise ValueError(f"--prometheus-url: {exc}") from None
+    out = []
+    for text in allowed:
+        try:
+            out.append(allowed_origin(text))
+        except ValueError as exc:
+            raise ValueError(f"--prometheus-allowed-origin: {exc}") from None
+    return tuple(out)
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         metrics_addr = parse_addr(args.metrics_addr, "--metrics-addr")
         health_addr = parse_addr(args.health_addr, "--health-addr")
         sinks = notify_sinks(args)
+        allowed = _prometheus_origins(args.prometheus_url, args.prometheus_allowed_origins)
         api = api_client(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
@@ -141,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         metrics_addr=metrics_addr,
         health_addr=health_addr,
         prometheus_url=args.prometheus_url,
+        prometheus_allowed_origins=allowed,
         workers=max(1, args.workers),
         finalizer_timeout=args.finalizer_timeout,
         notify_sinks=sinks,

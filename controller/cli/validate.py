@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 
+from controller.model.limits import MAX_INPUT_BYTES
 from controller.model.load import Loaded, Parsed, Problem, parse_manifests
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -65,20 +66,28 @@ def _manifests(directory: str, recursive: bool) -> Iterator[str]:
 
 
 def read_sources(names: Iterable[str | Problem]) -> Iterable[tuple[str, str | Problem]]:
-    """Yield (name, text) per input, or (name, Problem) when it cannot be read."""
+    """Yield (name, text) per input, or (name, Problem) when it cannot be read or is too large to read."""
     for name in names:
         if isinstance(name, Problem):
             yield name.source, name
             continue
-        if name == "-":
-            yield "<stdin>", sys.stdin.read()
-            continue
+        label = "<stdin>" if name == "-" else name
         try:
-            with open(name, encoding="utf-8") as handle:
-                yield name, handle.read()
+            if name == "-":
+                text = sys.stdin.read(MAX_INPUT_BYTES + 1)
+            else:
+                with open(name, encoding="utf-8") as handle:
+                    text = handle.read(MAX_INPUT_BYTES + 1)  # characters: never more than 4x this in memory
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-            yield name, Problem(name, 0, "", f"cannot read: {reason}")
+            yield label, Problem(label, 0, "", f"cannot read: {reason}")
+            continue
+        if len(text) > MAX_INPUT_BYTES:
+            limit = MAX_INPUT_BYTES // 2**20
+            problem = f"larger than {limit} MiB; greenlane reads at most that at once (an object is at most 1.5 MiB)"
+            yield label, Problem(label, 0, "", problem)
+            continue
+        yield label, text
 
 
 def load_manifests(names: Iterable[str], recursive: bool = False) -> Parsed:

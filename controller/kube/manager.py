@@ -44,6 +44,7 @@ class ManagerConfig:
     metrics_addr: tuple[str, int] = ("0.0.0.0", 8080)
     health_addr: tuple[str, int] = ("0.0.0.0", 8081)
     prometheus_url: str | None = None
+    prometheus_allowed_origins: tuple[str, ...] = ()
     workers: int = 4
     finalizer_timeout: float = 300.0
     notify_sinks: tuple[Sink, ...] = ()  # operator-wide Slack/Teams/webhook destinations
@@ -75,6 +76,7 @@ class Manager:
             config.prometheus_url,
             KubeSettings(finalizer_timeout=config.finalizer_timeout),
             notifier=self.notifier,
+            allowed_prometheus_origins=config.prometheus_allowed_origins,
         )
         self._busy: dict[str, tuple[str, float]] = {}
         self._busy_lock = threading.Lock()

@@ -20,9 +20,9 @@ from controller.analysis.source import SourceUnavailable
 from controller.clock import Clock
 from controller.core.actions import EmitEvent
 from controller.engine import Engine, Outcome, RolloutView
-from controller.kube.credentials import CredentialError, prometheus_credentials
 from controller.kube.events import EventRecorder
 from controller.kube.metrics import OperatorMetrics
+from controller.kube.prometheus_pool import SourcePool, SourceRejected
 from controller.kube.rollouts import command_user
 from controller.kube.world import KubeSettings, KubeWorld, SpecProblem
 from controller.model.spec import RolloutSpec
@@ -45,11 +45,12 @@ class Reconciler:
     default_prometheus: str | None = None
     settings: KubeSettings = field(default_factory=KubeSettings)
     notifier: Notifier | None = None
+    allowed_prometheus_origins: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        self._sources: dict[tuple[object, ...], PrometheusSource] = {}
+        self.sources = SourcePool(self.api, self.clock, self.default_prometheus, self.allowed_prometheus_origins)
         self._skews: dict[str, tuple[float, float | None]] = {}
-        self._sources_lock = threading.Lock()
+        self._skews_lock = threading.Lock()
         self.engine = Engine(self.clock, on_outcome=self._observed)
 
     def reconcile(self, namespace: str, name: str) -> float | None:
@@ -97,42 +98,16 @@ class Reconciler:
 
     # ---- Sources ---------------------------------------------------------------------------------
     def source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource:
+        """The rollout's Prometheus: allowlisted origin, opted-in Secrets, one pooled session per configuration."""
         try:
-            source = self._source(spec, namespace)
-        except CredentialError as exc:
+            return self.sources.get(namespace, spec.analysis.prometheus)
+        except SourceRejected as exc:
             raise SpecProblem(str(exc)) from exc
-        if source is None:
-            raise SpecProblem(
-                "spec.analysis.prometheus.address: required (the operator has no --prometheus-url default)"
-            )
-        return source
-
-    def _source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource | None:
-        prom = spec.analysis.prometheus
-        address = prom.address or self.default_prometheus
-        if not address:
-            return None
-        creds = prometheus_credentials(self.api, namespace, prom)
-        key = (address, prom.timeout, tuple(sorted(prom.headers.items())), prom.insecure_skip_verify, creds)
-        with self._sources_lock:
-            source = self._sources.get(key)
-            if source is None:  # one pooled session per configuration; a rotated Secret makes a new key
-                source = PrometheusSource(
-                    address,
-                    timeout=prom.timeout,
-                    headers=dict(prom.headers) or None,
-                    insecure_skip_verify=prom.insecure_skip_verify,
-                    bearer_token=creds.bearer_token,
-                    basic_auth=creds.basic_auth,
-                    ca_file=creds.ca_file,
-                )
-                self._sources[key] = source
-        return source
 
     def clock_skew(self, source: PrometheusSource) -> float | None:
         """Measured at most once a minute per Prometheus; None when it cannot be measured (an outage)."""
         now = self.clock.monotonic()
-        with self._sources_lock:
+        with self._skews_lock:
             cached = self._skews.get(source.url)
         if cached is not None and now - cached[0] < SKEW_CACHE_SECONDS:
             return cached[1]
@@ -140,13 +115,10 @@ class Reconciler:
             skew: float | None = source.clock_skew()
         except SourceUnavailable:
             skew = None  # the evaluation will meet the outage itself and hold for it
-        with self._sources_lock:
+        with self._skews_lock:
             self._skews[source.url] = (now, skew)
         return skew
 
     def close(self) -> None:
-        """Release pooled Prometheus connections (on shutdown)."""
-        with self._sources_lock:
-            for source in self._sources.values():
-                source.close()
-            self._sources.clear()
+        """Release pooled Prometheus connections and CA files (on shutdown)."""
+        self.sources.close()

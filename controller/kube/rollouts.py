@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 
 from controller.core.commands import COMMAND_KINDS, Command
 from controller.engine.world import NotLeader
+from controller.model.command import MAX_LENGTH as COMMAND_MAX_LENGTH
 from controller.model.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.routing.kube_common import KubeApi, ObjectRef
 
@@ -32,7 +33,7 @@ COMMAND_ANNOTATION = "greenlane.dev/command"
 COMMANDS = COMMAND_KINDS
 FINALIZER = "greenlane.dev/traffic-to-blue"
 SKIP_FINALIZER_ANNOTATION = "greenlane.dev/skip-finalizer"
-MAX_COMMAND_BYTES = 1024
+MAX_COMMAND_BYTES = COMMAND_MAX_LENGTH
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -72,7 +73,7 @@ class CommandRequest:
     def to_annotation(self) -> str:
         """Compact JSON with keys in contract order: ``{"id":…,"command":…,"user":…,"at":…}``."""
         data = {"id": self.id, "command": self.command, "user": self.user, "at": self.at}
-        return json.dumps(data, separators=(",", ":"))
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # the policy compares raw usernames
 
     @classmethod
     def from_object(cls, obj: Json) -> CommandRequest | None:

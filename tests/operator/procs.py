@@ -42,7 +42,16 @@ def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Pat
 class Operator:
     """One ``greenlane run`` process; ``kill()`` is SIGKILL (a crash), ``stop()`` is SIGTERM (a redeploy)."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, *, name: str, leader_elect: bool, log: Path) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        *,
+        name: str,
+        leader_elect: bool,
+        log: Path,
+        prometheus: str | None = None,
+    ) -> None:
         self.metrics_port, self.health_port = free_ports(2)
         self.log_path = log
         args = [
@@ -61,6 +70,7 @@ class Operator:
             "--leader-elect" if leader_elect else "--no-leader-elect",
             "--lease-namespace",
             "greenlane-system",
+            *(["--prometheus-url", prometheus] if prometheus else []),
         ]
         env = {**os.environ, "POD_NAME": name}
         self._log = log.open("w")
@@ -84,9 +94,16 @@ class Operator:
 
 @contextmanager
 def operator(
-    kubeconfig: Path, namespace: str, log: Path, *, name: str = "greenlane-0", leader_elect: bool = False
+    kubeconfig: Path,
+    namespace: str,
+    log: Path,
+    *,
+    name: str = "greenlane-0",
+    leader_elect: bool = False,
+    prometheus: str | None = None,
 ) -> Iterator[Operator]:
-    op = Operator(kubeconfig, namespace, name=name, leader_elect=leader_elect, log=log)
+    """``prometheus``: the operator's --prometheus-url, so rollouts naming it pass the origin allowlist."""
+    op = Operator(kubeconfig, namespace, name=name, leader_elect=leader_elect, log=log, prometheus=prometheus)
     try:
         yield op
     finally:

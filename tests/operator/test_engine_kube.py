@@ -37,7 +37,8 @@ def seed(kube: RunningEmulator) -> None:
 
 
 def operator(api: Any, clock: ManualClock) -> Reconciler:
-    return Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True)
+    events = EventRecorder(api, clock)
+    return Reconciler(api, clock, events, OperatorMetrics(), lambda: True, "http://127.0.0.1:9")
 
 
 def route_weights(kube: RunningEmulator) -> list[int]:

@@ -45,6 +45,8 @@ def test_kustomize_renders_a_complete_valid_install(kustomized: list[Obj]) -> No
             "RoleBinding",
             "Service",
             "Deployment",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]
     )
     assert validate(kustomized) == []
