@@ -381,3 +381,17 @@ def test_load_generator_attributes_errors_to_the_app_that_sent_them(flaky_server
     answered = stats.by_deployment["checkout-py312"]
     assert stats.errors_by_deployment["checkout-py312"] == stats.by_status[503] and 0 < stats.by_status[503] < answered
     assert stats.errors == stats.by_status[503] + stats.by_status[0] and stats.seconds > 0
+
+
+def test_verbose_log_lines_print_above_the_live_view() -> None:
+    out = Console(file=io.StringIO(), force_terminal=True, width=160, height=60, color_system=None)
+    live = LiveDisplay(out)
+    with _sandbox_logs(verbose=True):
+        live.update(frame())
+        structlog.get_logger("controller.sandbox.processes").info("stopped", process="haproxy", pid=4242)
+        live.update(frame(weight=25))
+        during = screen(out.file.getvalue(), 160)  # type: ignore[attr-defined]
+        live.close()
+    logged = [i for i, line in enumerate(during) if "pid=4242" in line]
+    headers = [i for i, line in enumerate(during) if line.startswith("Rollout")]
+    assert len(logged) == 1 and len(headers) == 1 and logged[0] < headers[0], "\n".join(during)
