@@ -15,7 +15,8 @@ FUZZ_EXAMPLES ?= 20000
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
 	@echo "make crd    - regenerate config/crd from the models"
-	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\")"
+	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\");"
+	@echo "              ends with a one-screen summary and the migration report's path"
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
 	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
@@ -49,7 +50,9 @@ pytest: setup
 	mkdir -p build
 	$(BIN)/pytest --junitxml=$(REPORT) $(PYTEST_ARGS)
 
-# A rollout on the local sandbox; pass e.g. DEMO_ARGS="--scenario memory-leak --json build/demo.json".
+# A rollout on the local sandbox, shown live on a terminal (change-only lines when piped); ends with a one-screen
+# summary (outcome, 3.12 vs 3.11 headline, every check, load) and the migration report's path, build/report/demo-*.html.
+# Pass e.g. DEMO_ARGS="--scenario memory-leak --json build/demo.json" (--verbose adds the sandbox's log lines).
 demo: system-deps setup
 	$(BIN)/greenlane demo $(DEMO_ARGS)
 

@@ -75,6 +75,9 @@ class Snapshot:
     failure_limit: int | None = None
     units: Mapping[str, str] = field(default_factory=dict)
     events: tuple[EventRow, ...] = ()
+    value_text: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    """Per check, (green, blue) text shown where that track has no number (instead of ``-``): why it is
+    missing, or what the demo knows instead (Python versions)."""
 
     @classmethod
     def from_models(
@@ -85,6 +88,7 @@ class Snapshot:
         status: RolloutStatus,
         now: datetime,
         events: Iterable[EventRow] = (),
+        value_text: Mapping[str, tuple[str | None, str | None]] | None = None,
     ) -> Snapshot:
         return cls(
             namespace=namespace,
@@ -98,6 +102,7 @@ class Snapshot:
             failure_limit=spec.analysis.failure_limit,
             units={c.name: plan_for(c).unit.name for c in spec.analysis.checks},
             events=tuple(events),
+            value_text=value_text or {},
         )
 
     @classmethod
@@ -183,12 +188,12 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def level_text(unit: Unit, value: float | None) -> str:
-    return unit.value(value) if value is not None and _finite(value) else "-"
+def level_text(unit: Unit, value: float | None, missing: str = "-") -> str:
+    return unit.value(value) if value is not None and _finite(value) else missing
 
 
-def slope_text(unit: Unit, value: float | None) -> str:
-    return unit.slope(value) if value is not None and _finite(value) else "-"
+def slope_text(unit: Unit, value: float | None, missing: str = "-") -> str:
+    return unit.slope(value) if value is not None and _finite(value) else missing
 
 
 def check_values(snapshot: Snapshot, check: CheckStatus) -> tuple[str, str]:
@@ -199,13 +204,13 @@ def check_values(snapshot: Snapshot, check: CheckStatus) -> tuple[str, str]:
         values = TrackValues(green=check.green, blue=check.blue)
         level, slope = (values, None) if check.measure == "level" else (None, values)
     cells = []
-    for track in ("green", "blue"):
-        parts = []
+    for track, text in zip(("green", "blue"), snapshot.value_text.get(check.name, (None, None)), strict=True):
+        missing, parts = text or "-", []
         if level is not None and (getattr(level, track) is not None or slope is None):
-            parts.append(level_text(unit, getattr(level, track)))
+            parts.append(level_text(unit, getattr(level, track), missing))
         if slope is not None:
-            parts.append(slope_text(unit, getattr(slope, track)))
-        cells.append("\n".join(parts) or "-")
+            parts.append(slope_text(unit, getattr(slope, track), missing))
+        cells.append("\n".join(parts) or missing)
     return cells[0], cells[1]
 
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from controller.analysis.prometheus import PrometheusSource
 from controller.model.spec import RolloutSpec
 from controller.report.build import build_report
-from controller.report.model import EvaluatedCheck, Evaluation, Event, RolloutRun
+from controller.report.model import EvaluatedCheck, Evaluation, Event, Report, RolloutRun
 from controller.report.write import write_html, write_json, write_markdown
 
 DEMO_NAMESPACE = "sandbox"
@@ -136,18 +136,26 @@ def demo_run(result: DemoRun, namespace: str = DEMO_NAMESPACE) -> RolloutRun:
     )
 
 
+def build_demo_report(prometheus_url: str, result: DemoRun) -> Report:
+    """The demo's report from its live Prometheus; raises ``SourceUnavailable`` when Prometheus does not answer."""
+    source = PrometheusSource(prometheus_url, timeout=QUERY_TIMEOUT_S, attempts=5, backoff=0.5)
+    try:
+        return build_report(source, demo_run(result), time.time())
+    finally:
+        source.close()
+
+
+def write_demo_files(report: Report, scenario: str, out_dir: str | Path) -> Path:
+    """HTML, JSON and Markdown as ``demo-<scenario>.*`` in ``out_dir``; returns the HTML path."""
+    directory, stem = Path(out_dir), f"demo-{scenario}"
+    write_json(report, directory / f"{stem}.json")
+    write_markdown(report, directory / f"{stem}.md")
+    return write_html(report, directory / f"{stem}.html")
+
+
 def write_demo_report(prometheus_url: str, result: DemoRun, out_dir: str | Path) -> Path:
     """Build the demo's report from its live Prometheus; write HTML, JSON and Markdown; return the HTML path.
 
     Raises ``SourceUnavailable`` when Prometheus does not answer (the caller reports it in one line).
     """
-    directory = Path(out_dir)
-    source = PrometheusSource(prometheus_url, timeout=QUERY_TIMEOUT_S, attempts=5, backoff=0.5)
-    try:
-        report = build_report(source, demo_run(result), time.time())
-    finally:
-        source.close()
-    stem = f"demo-{result.scenario}"
-    write_json(report, directory / f"{stem}.json")
-    write_markdown(report, directory / f"{stem}.md")
-    return write_html(report, directory / f"{stem}.html")
+    return write_demo_files(build_demo_report(prometheus_url, result), result.scenario, out_dir)

@@ -1,23 +1,24 @@
-"""``greenlane demo``: the operator's core driving a real local platform, one scenario at a time.
+"""``greenlane demo``: the operator's engine driving a real local platform, one scenario at a time.
 
-The loop is the caller loop of :func:`controller.core.decide.decide`: read HAProxy's weight, observe both
-tracks (the sandbox's processes; Python versions from Prometheus), evaluate when due, decide, apply the
-actions, keep the status in memory, sleep until the core next needs a call (at most 1 s).
+The loop is the operator's: one :meth:`Engine.reconcile` through :class:`SandboxWorld` (HAProxy's weight, the
+sandbox's processes, its Prometheus), status kept in memory, then a sleep until the core next needs a call
+(at most 1 s). After every reconcile the demo hands its :class:`Display` a frame; the CLI draws it. At the
+end it writes the migration report while Prometheus still runs, and keeps the report's headline so the
+summary and the report say the same thing.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from controller.analysis import PrometheusSource, SourceUnavailable
-from controller.analysis.plan import plan_for
-from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
 from controller.core.actions import EmitEvent
 from controller.core.results import CheckResult
@@ -25,18 +26,22 @@ from controller.engine import Engine
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
 from controller.report import ReportError
-from controller.report.demo import write_demo_report
+from controller.report.demo import build_demo_report, write_demo_files
 from controller.routing.base import RouterError
 from controller.routing.haproxy import HaproxyRouter
 from controller.sandbox.app.faults import FaultSettings
+from controller.sandbox.display import Display, EventRecord, Frame, QuietDisplay, shown
+from controller.sandbox.loadgen import UNROUTED, LoadStats
+from controller.sandbox.logsink import LogSink
 from controller.sandbox.sandbox import Sandbox, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, Outcome, Scenario, Speed, build_spec
-from controller.sandbox.world import SandboxWorld
+from controller.sandbox.world import ROLLOUT_NAME, SandboxWorld
 
-Printer = Callable[[str], None]
 TIMEOUT_S: dict[Speed, float] = {"fast": 240.0, "realistic": 3600.0}
 HELD_GRACE_S: dict[Speed, float] = {"fast": 20.0, "realistic": 300.0}
 """How long the demo watches a Paused (or preflight-held Pending) rollout before calling it held."""
+HEADLINE_PREFIX = "3.12 vs 3.11:"
+"""The report summary's line comparing the tracks (``controller.report.summary``)."""
 
 
 @dataclass
@@ -59,6 +64,13 @@ class DemoResult:
     spec: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     report: str | None = None
+    report_error: str | None = None
+    headline: str | None = None
+    """The report's one-line comparison of green and blue (``3.12 vs 3.11: p50 ...``)."""
+    load: dict[str, Any] = field(default_factory=dict)
+    """What the load generator sent and got back, in total and per track (see :func:`load_figures`)."""
+    state_dir: str | None = None
+    """The sandbox's state directory (logs, data) when it was kept (``--keep``)."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -66,35 +78,62 @@ class DemoResult:
         data["outages"] = [list(o) for o in self.outages]
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DemoResult:
+        """What ``--json`` wrote; unknown keys (a newer writer) are ignored."""
+        known = {f.name for f in fields(cls)}
+        result = cls(**{k: v for k, v in data.items() if k in known})
+        result.weights = [(float(t), int(w)) for t, w in result.weights]
+        result.outages = [(float(a), None if b is None else float(b)) for a, b in result.outages]
+        return result
+
     def write(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
 
-def _fmt(value: float | None, unit: Unit | None = None, threshold: str = "") -> str:
-    """A check's green or blue value as the live view shows it; slopes per hour (``+1.7 GiB/h``)."""
-    if value is None:
-        return "-"
-    if unit is not None:
-        return unit.slope(value) if threshold.startswith("slope") else unit.value(value)
-    magnitude = abs(value)
-    if magnitude >= 1e6:
-        return f"{value / 2**20:.0f}Mi"
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 1:
-        return f"{value:.2f}"
-    return f"{value:.3f}"
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
-def _check_json(r: CheckResult) -> dict[str, Any]:
+def _pair(values: tuple[float | None, float | None] | None) -> dict[str, float | None] | None:
+    return None if values is None else {"green": _finite(values[0]), "blue": _finite(values[1])}
+
+
+def check_json(r: CheckResult) -> dict[str, Any]:
+    """One judged check in the shape of ``status.checks[]`` (readable as a ``CheckStatus``)."""
     return {
         "name": r.name,
         "verdict": r.verdict,
-        "green": r.green,
-        "blue": r.blue,
+        "green": _finite(r.green),
+        "blue": _finite(r.blue),
         "threshold": r.threshold,
+        "samples": r.samples,
         "outage": r.outage,
         "message": r.message,
+        "unit": r.unit,
+        "measure": r.measure,
+        "level": _pair(r.levels),
+        "slope": _pair(r.slopes),
+    }
+
+
+def load_figures(stats: LoadStats, blue: str, green: str) -> dict[str, Any]:
+    """The load generator's counters as plain numbers: in total, per track, and what no app answered."""
+
+    def track(deployment: str) -> dict[str, int]:
+        return {
+            "requests": stats.by_deployment.get(deployment, 0),
+            "errors": stats.errors_by_deployment.get(deployment, 0),
+        }
+
+    return {
+        "requests": stats.sent,
+        "errors": stats.errors,
+        "seconds": round(stats.seconds, 1),
+        "not_sent": stats.dropped,
+        "blue": track(blue),
+        "green": track(green),
+        "unanswered": track(UNROUTED),
     }
 
 
@@ -110,7 +149,8 @@ class Demo:
         green_python: str | Path | None = None,
         speed: Speed = "fast",
         keep: bool = False,
-        out: Printer = print,
+        display: Display | None = None,
+        log_sink: LogSink | None = None,
         clock: Clock | None = None,
         timeout_s: float | None = None,
         report_dir: str | Path | None = None,
@@ -119,12 +159,13 @@ class Demo:
         self.report_dir = report_dir
         self.faults = faults if faults is not None else scenario.faults
         self.speed = speed
-        self.out = out
+        self.display: Display = display or QuietDisplay()
+        self.log_sink = log_sink
         self.clock = clock or SystemClock()
         self.timeout_s = timeout_s or TIMEOUT_S[speed]
         self._outage_until: float | None = None
         self._outage_done = False
-        self._units: dict[str, Unit] = {}
+        self._events: list[EventRecord] = []
         green_expect = "3.12"
         if scenario.wrong_python:
             green_expect = "3.11"
@@ -139,14 +180,21 @@ class Demo:
         )
 
     def run(self) -> DemoResult:
-        self.out(f"starting the sandbox for scenario {self.scenario.name!r}: {self.scenario.description}")
-        with Sandbox(self.config) as sb:
-            return self._drive(sb)
+        self.display.note(f"starting the sandbox for scenario {self.scenario.name!r}: {self.scenario.description}")
+        try:
+            with Sandbox(self.config) as sb:
+                if self.log_sink is not None:
+                    self.log_sink.attach(sb.state_dir / "logs")
+                result = self._drive(sb)
+        finally:
+            self.display.close()
+            if self.log_sink is not None:
+                self.log_sink.detach()
+        return result
 
     # ---- the loop ------------------------------------------------------------------------------
     def _drive(self, sb: Sandbox) -> DemoResult:
         spec = build_spec(sb.router_spec(), self.speed)
-        self._units = {c.name: plan_for(c).unit for c in spec.analysis.checks}
         source = PrometheusSource(sb.prometheus_url, timeout=2.0)
         result = self._announce(sb, spec)
         router = _RecordingRouter(sb.router(), lambda green: self._weight_set(sb, green, result))
@@ -157,42 +205,62 @@ class Demo:
             router,
             clock=self.clock,
             on_event=lambda event, status: self._event(event, result),
-            on_evaluation=lambda status, results, at: self._evaluated(spec, status, results, at, result),
+            on_evaluation=lambda status, results, at: self._evaluated(status, results, at, result),
         )
+        self._loop(sb, world, router, result)
+        self.display.close()
+        if self._outage_until is not None:
+            sb.start_prometheus(wait=False)
+        result.finished_at = time.time()
+        result.load = load_figures(sb.load.stats(), sb.blue.deployment, sb.green.deployment)
+        result.state_dir = str(sb.state_dir) if self.config.keep else None
+        self._write_report(sb, result)
+        return result
+
+    def _loop(self, sb: Sandbox, world: SandboxWorld, router: _RecordingRouter, result: DemoResult) -> None:
+        """Reconcile, show the frame, stop at an outcome (or a hold, or the timeout), sleep; repeat."""
         engine = Engine(self.clock)
         started = self.clock.monotonic()
         held_since: float | None = None
         while True:
-            if self._outage_tick(sb, world.status, result):
-                pass  # Prometheus just came back: the next reconcile sees it
+            self._outage_tick(sb, world.status, result)
             weight = _peek(router)
             if weight is not None and (not result.weights or result.weights[-1][1] != weight):
                 result.weights.append((time.time(), weight))
             outcome = engine.reconcile(world)
             status = world.status
+            self.display.update(self._frame(sb, world.spec, status, result))
             mono = self.clock.monotonic()
             held_since = self._held_since(status, held_since, mono)
             if self._stopped(status, result, mono - started, held_since, mono):
-                break
+                return
             wait = outcome.requeue_after if outcome.requeue_after is not None else 1.0
             self.clock.sleep(max(0.2, min(wait, 1.0)))
-        if self._outage_until is not None:
-            sb.start_prometheus(wait=False)
-        result.finished_at = time.time()
-        self._summary(result, sb)
-        self._write_report(sb, result)
-        return result
+
+    def _frame(self, sb: Sandbox, spec: RolloutSpec, status: RolloutStatus, result: DemoResult) -> Frame:
+        checks, texts = shown(spec, status.checks, (result.green_python, result.blue_python))
+        return Frame(
+            namespace=sb.config.namespace,
+            name=ROLLOUT_NAME,
+            spec=spec,
+            status=status.model_copy(update={"checks": checks}),
+            now=self.clock.now(),
+            events=tuple(self._events),
+            value_text=texts,
+        )
 
     def _write_report(self, sb: Sandbox, result: DemoResult) -> None:
-        """The migration report, built while the sandbox's Prometheus still runs."""
+        """The migration report, built while the sandbox's Prometheus still runs; its headline is kept."""
         if self.report_dir is None:
             return
+        self.display.note("writing the migration report")
         try:
-            result.report = str(write_demo_report(sb.prometheus_url, result, self.report_dir))
+            report = build_demo_report(sb.prometheus_url, result)
+            result.report = str(write_demo_files(report, result.scenario, self.report_dir))
         except (SourceUnavailable, ReportError, OSError) as exc:
-            self.out(f"report not written: {exc}")
+            result.report_error = str(exc)
             return
-        self.out(f"report: {result.report}")
+        result.headline = next((line for line in report.summary if line.startswith(HEADLINE_PREFIX)), None)
 
     def _announce(self, sb: Sandbox, spec: RolloutSpec) -> DemoResult:
         """Say what runs where, and open the result the loop fills in."""
@@ -207,12 +275,12 @@ class Demo:
             sandbox_startup_s=round(sb.startup_seconds, 1),
             spec=spec.to_wire(),
         )
-        self.out(
+        self.display.note(
             f"sandbox ready in {sb.startup_seconds:.1f}s: blue {sb.blue.deployment} on Python "
             f"{sb.blue.python_version}, green {sb.green.deployment} on Python {sb.green.python_version}; "
-            f"Prometheus {sb.prometheus_url}, HAProxy {sb.haproxy_url}"
+            f"Prometheus {sb.prometheus_url}, HAProxy {sb.haproxy_url}, {sb.config.load_rps:g} req/s"
         )
-        self.out(
+        self.display.note(
             "steps: "
             + " → ".join(f"{s.weight}%" for s in spec.steps)
             + f"; interval {spec.analysis.interval:g}s, failureLimit {spec.analysis.failure_limit}, "
@@ -221,12 +289,12 @@ class Demo:
         return result
 
     def _event(self, event: EmitEvent, result: DemoResult) -> None:
-        self.out(f"   event {event.type} {event.reason}: {event.message}")
-        result.events.append({"at": time.time(), "type": event.type, "reason": event.reason, "message": event.message})
+        record = EventRecord(time.time(), event.type, event.reason, event.message)
+        self._events.append(record)
+        result.events.append(asdict(record))
 
     def _evaluated(
         self,
-        spec: RolloutSpec,
         status: RolloutStatus,
         results: Sequence[CheckResult],
         at: datetime,
@@ -237,10 +305,9 @@ class Demo:
                 "at": at.timestamp(),
                 "step": status.current_step,
                 "weight": status.weight,
-                "checks": [_check_json(r) for r in results],
+                "checks": [check_json(r) for r in results],
             }
         )
-        self._print_evaluation(spec, status, results)
 
     def _stopped(
         self, status: RolloutStatus, result: DemoResult, elapsed: float, held_since: float | None, mono: float
@@ -273,12 +340,12 @@ class Demo:
             sb.stop_prometheus()
             self._outage_until = mono + self.scenario.outage_s
             result.outages.append((time.time(), None))
-            self.out(f"!! Prometheus stopped for {self.scenario.outage_s:g}s")
+            self.display.note(f"!! Prometheus stopped for {self.scenario.outage_s:g}s")
         elif self._outage_until is not None and mono >= self._outage_until:
             sb.start_prometheus(wait=True)
             self._outage_until, self._outage_done = None, True
             result.outages[-1] = (result.outages[-1][0], time.time())
-            self.out("!! Prometheus is back")
+            self.display.note("!! Prometheus is back")
             return True
         return False
 
@@ -316,10 +383,9 @@ class Demo:
     def _weight_set(self, sb: Sandbox, green: int, result: DemoResult) -> None:
         """The router took a new weight: record it, and switch green's faults on once it takes traffic."""
         result.weights.append((time.time(), green))
-        self.out(f"-> green {green}% / blue {100 - green}%")
         if green > 0 and result.fault_started_at is None and self.faults.fault_after_s is None and self._has_faults():
             result.fault_started_at = sb.activate_faults("green")
-            self.out(
+            self.display.note(
                 "!! green's faults are active: " + ", ".join(f"{k}={v:g}" for k, v in asdict(self.faults).items() if v)
             )
         elif green > 0 and result.fault_started_at is None and self.faults.fault_after_s is not None:
@@ -329,51 +395,6 @@ class Demo:
 
     def _has_faults(self) -> bool:
         return any(v for k, v in asdict(self.faults).items() if k != "fault_after_s")
-
-    def _print_evaluation(self, spec: RolloutSpec, status: RolloutStatus, results: Sequence[CheckResult]) -> None:
-        parts = []
-        for r in results:
-            mark = {"Pass": "ok", "Fail": "FAIL", "Inconclusive": "??"}[r.verdict]
-            limit = f" ({r.threshold})" if r.threshold else ""
-            unit = self._units.get(r.name)
-            green, blue = _fmt(r.green, unit, r.threshold), _fmt(r.blue, unit, r.threshold)
-            parts.append(f"{r.name} {mark} {green}/{blue}{limit}")
-        self.out(f"[step {status.current_step + 1}/{len(spec.steps)} green {status.weight}%] " + " | ".join(parts))
-
-    def _summary(self, result: DemoResult, sb: Sandbox) -> None:
-        self.out("")
-        self.out(
-            f"outcome: {result.outcome}"
-            + (f" (check {result.failed_check})" if result.failed_check else "")
-            + f" — {result.reason}"
-        )
-        if result.fault_started_at and result.rolled_back_at:
-            self.out(f"fault to rollback: {result.rolled_back_at - result.fault_started_at:.1f}s")
-        self.out(
-            f"wall time: {result.finished_at - result.started_at:.1f}s after a {result.sandbox_startup_s}s "
-            "sandbox start-up"
-        )
-        last: dict[str, dict[str, Any]] = {}
-        for ev in result.evaluations:
-            for c in ev["checks"]:
-                if c["green"] is not None or c["name"] not in last:
-                    last[c["name"]] = c
-        self.out(
-            f"{'check':<16}{'green (' + result.green_python + ')':>22}{'blue (' + result.blue_python + ')':>22}"
-            f"  {'threshold':<28}verdict"
-        )
-        for name, c in last.items():
-            unit, threshold = self._units.get(name), c["threshold"]
-            green, blue = _fmt(c["green"], unit, threshold), _fmt(c["blue"], unit, threshold)
-            self.out(f"{name:<16}{green:>22}{blue:>22}  {threshold:<28}{c['verdict']}")
-        for c in last.values():
-            if "slope" in c["message"]:  # the trend evidence behind a level shown above, or the failing slope
-                self.out(f"  {c['message']}")
-        try:
-            stats = sb.load.stats()
-            self.out(f"load: {stats}")
-        except Exception:
-            pass
 
 
 class _RecordingRouter:
@@ -409,11 +430,16 @@ def run_demo(
     green_python: str | Path | None = None,
     speed: Speed = "fast",
     keep: bool = False,
-    out: Printer = print,
+    display: Display | None = None,
+    log_sink: LogSink | None = None,
     timeout_s: float | None = None,
     report_dir: str | Path | None = None,
 ) -> DemoResult:
-    """Run one scenario end to end; ``fault_pairs`` (``KEY=VALUE``) override the scenario's faults."""
+    """Run one scenario end to end; ``fault_pairs`` (``KEY=VALUE``) override the scenario's faults.
+
+    ``display`` shows the run (default: nothing); ``log_sink`` takes the sandbox's log lines, which the
+    caller has pointed structlog at (kept in the sandbox's ``logs/sandbox.log``).
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     chosen = SCENARIOS[scenario]
@@ -431,7 +457,8 @@ def run_demo(
         green_python=green_python,
         speed=speed,
         keep=keep,
-        out=out,
+        display=display,
+        log_sink=log_sink,
         timeout_s=timeout_s,
         report_dir=report_dir,
     ).run()

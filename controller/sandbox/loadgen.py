@@ -21,15 +21,33 @@ log = structlog.get_logger(__name__)
 DEPLOYMENT_HEADER = "X-Greenlane-Deployment"
 
 
+UNROUTED = "none"
+"""The deployment of a request no app answered (HAProxy's own 503, a refused connection, a timeout)."""
+
+
 @dataclass
 class LoadStats:
-    """Counts since the last reset: by serving deployment (from the app's header) and by status."""
+    """Counts since the last reset: by serving deployment (from the app's header) and by status.
+
+    An error is a 5xx or no answer at all (status 0); ``errors_by_deployment`` attributes it to the app that
+    sent it, or to ``none``. ``seconds`` is how long the counters have been counting.
+    """
 
     sent: int = 0
     dropped: int = 0
     failed: int = 0
     by_deployment: Counter[str] = field(default_factory=Counter)
     by_status: Counter[int] = field(default_factory=Counter)
+    errors_by_deployment: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(self.errors_by_deployment.values())
+
+
+def is_error(status: int) -> bool:
+    return status == 0 or status >= 500
 
 
 class LoadGenerator:
@@ -51,6 +69,7 @@ class LoadGenerator:
         self.host, self.port, self.rps, self.path = host, port, rps, path
         self.workers, self.timeout_s, self.max_duration_s = workers, timeout_s, max_duration_s
         self._stats = LoadStats()
+        self._since = time.monotonic()
         self._lock = threading.Lock()
         self._in_flight = 0
         self._stop = threading.Event()
@@ -61,6 +80,8 @@ class LoadGenerator:
         if self._thread is not None:
             return
         self._stop.clear()
+        with self._lock:
+            self._since = time.monotonic()
         self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="loadgen")
         self._thread = threading.Thread(target=self._schedule, name="loadgen-scheduler", daemon=True)
         self._thread.start()
@@ -78,10 +99,18 @@ class LoadGenerator:
     def stats(self, reset: bool = False) -> LoadStats:
         """A copy of the counters; ``reset`` starts a fresh measuring window atomically."""
         with self._lock:
-            s = self._stats
-            copy = LoadStats(s.sent, s.dropped, s.failed, Counter(s.by_deployment), Counter(s.by_status))
+            s, now = self._stats, time.monotonic()
+            copy = LoadStats(
+                s.sent,
+                s.dropped,
+                s.failed,
+                Counter(s.by_deployment),
+                Counter(s.by_status),
+                Counter(s.errors_by_deployment),
+                now - self._since,
+            )
             if reset:
-                self._stats = LoadStats()
+                self._stats, self._since = LoadStats(), now
             return copy
 
     def _schedule(self) -> None:
@@ -101,7 +130,7 @@ class LoadGenerator:
             self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     def _one(self) -> None:
-        deployment, status = "none", 0
+        deployment, status = UNROUTED, 0
         try:
             conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout_s)
             try:
@@ -109,7 +138,7 @@ class LoadGenerator:
                 resp = conn.getresponse()
                 resp.read()
                 status = resp.status
-                deployment = resp.getheader(DEPLOYMENT_HEADER) or "none"
+                deployment = resp.getheader(DEPLOYMENT_HEADER) or UNROUTED
             finally:
                 conn.close()
         except OSError:
@@ -121,3 +150,5 @@ class LoadGenerator:
             self._stats.by_deployment[deployment] += 1
             if status == 0:
                 self._stats.failed += 1
+            if is_error(status):
+                self._stats.errors_by_deployment[deployment] += 1

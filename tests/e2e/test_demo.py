@@ -1,6 +1,8 @@
 """Every demo scenario end to end: the real sandbox, the real core, real Prometheus judgement.
 
-Each scenario runs once, in its own sandbox, two at a time (``GREENLANE_E2E_WORKERS``; a sandbox is mostly
+Each scenario runs once, as a user runs it (``greenlane demo`` in a child process, its ``--json`` read back;
+``memory-leak`` in a pseudo-terminal, the others through pipes), so every run also checks what the demo
+shows. Each runs in its own sandbox, two at a time (``GREENLANE_E2E_WORKERS``; a sandbox is mostly
 waiting on 1 s scrapes and 3 s evaluations, so two share two cores without slowing each other's loop). The
 scenarios that the selected tests need all start when the module starts, longest first; the suite takes
 about six minutes on two cores once the app virtualenvs are cached. Run: ``make e2e`` or ``pytest -m e2e``.
@@ -27,8 +29,10 @@ Plus 3 s slack for the loop tick and evaluation latency.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -39,12 +43,14 @@ import pytest
 from controller.core.schedule import CONFIRM_POLL_SECONDS
 from controller.model.spec import RolloutSpec
 from controller.sandbox.app.faults import FaultSettings
-from controller.sandbox.demo import DemoResult, run_demo
+from controller.sandbox.demo import DemoResult
 from controller.sandbox.sandbox import SCRAPE_INTERVAL_S, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, build_spec
+from tests.cli.helpers import screen
 from tests.conftest import REPO
+from tests.e2e import cli_runs
+from tests.e2e.cli_runs import COLS, CliRun, without_time
 from tests.report.browser import assert_report_is_sound, open_report
-from tests.sandbox.helpers import require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.servers, pytest.mark.slow]
 
@@ -60,12 +66,15 @@ LONGEST_FIRST = (
     "error-spike",
     "latency-regression",
 )
+IN_TERMINAL = "memory-leak"
+"""The scenario run in a pseudo-terminal (short, and it shows events, a rollback and the fault's timing)."""
 SCENARIO_OF_TEST = {
     "test_startup_memory_is_really_higher_but_flat": "startup-memory",
     "test_wrong_python_never_sends_green_traffic": "wrong-python",
     "test_prometheus_outage_holds_then_completes": "prometheus-outage",
+    "test_live_view_is_redrawn_in_place_on_a_terminal": IN_TERMINAL,
 }
-_runs: dict[str, Future[DemoResult]] = {}
+_runs: dict[str, Future[CliRun]] = {}
 _reports: list[Path] = []
 ARTIFACTS = REPO / "build" / "artifacts"
 
@@ -86,16 +95,25 @@ def _start_selected_scenarios(
     pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="demo")
     _reports.append(tmp_path_factory.mktemp("demo-reports"))  # every run writes its report, as `greenlane demo` does
     for name in sorted((n for n in wanted if n is not None), key=LONGEST_FIRST.index):
-        _runs[name] = pool.submit(run_demo, name, out=lambda _line: None, report_dir=_reports[0])
+        start = cli_runs.in_terminal if name == IN_TERMINAL else cli_runs.piped
+        _runs[name] = pool.submit(start, name, _reports[0])
     yield
     pool.shutdown(wait=True, cancel_futures=True)
 
 
+def cli_run(name: str) -> CliRun:
+    """The scenario's run (started with the module), its screen kept as ``build/artifacts/demo-<name>.txt``."""
+    cli_runs.dependencies()
+    future = _runs.get(name)
+    start = cli_runs.in_terminal if name == IN_TERMINAL else cli_runs.piped
+    run = future.result() if future is not None else start(name, _reports[0])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"demo-{name}.txt").write_text("\n".join(run.lines()) + "\n" + run.stderr)
+    return run
+
+
 def demo(name: str) -> DemoResult:
-    run = _runs.get(name)
-    return require(
-        run.result if run is not None else lambda: run_demo(name, out=lambda _line: None, report_dir=_reports[0])
-    )
+    return cli_run(name).result
 
 
 def spec_of(result: DemoResult) -> RolloutSpec:
@@ -228,6 +246,101 @@ def test_the_report_of_a_real_rollout_opens_offline_in_chromium(name: str, expec
     assert (
         f"memory {'+' if expected == 'growing' else ''}" in body["summary"][1] and f"({expected})" in body["summary"][1]
     ), body["summary"]
+    assert result.headline == body["summary"][1], "the demo's summary quotes the report's headline"
     steps = body["steps"]
     assert steps and steps[-1]["outcome"] == ("promoted" if name == "healthy" else "rolled back"), steps
     print(f"{name}: " + " ".join(body["summary"][:2]))
+
+
+# -- what the user sees ----------------------------------------------------------------------------
+
+PIPED = [n for n in LONGEST_FIRST if n != IN_TERMINAL]
+OUTCOME_WORD = {"promoted": "promoted", "rolled_back": "rolled back", "paused": "held", "aborted": "aborted"}
+BARE_DASH = re.compile(r"(^|\s)-(\s|$)")
+"""A missing value drawn as ``-`` (a negative number or ``->`` does not match)."""
+BARE_DASH_PAIR = re.compile(r"(^|\s)-/|/-(\s|$)")
+"""``green/blue`` in a change line with either side ``-``."""
+LOG_LINE = re.compile(r"pid=|process=|\[(info|warning|error)\s*\]")
+"""The sandbox's structlog lines (``started pid=...``), which only ``--verbose`` shows."""
+REPRS = ("LoadStats(", "Counter(", "CheckStatus(", "DemoResult(")
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def assert_summary(run: CliRun) -> None:
+    """The last screen: outcome, the report's headline, every check with both tracks, load, the report path last."""
+    lines = [line.rstrip() for line in run.lines()]
+    start = max(i for i, line in enumerate(lines) if line.startswith("outcome: "))
+    block = [line for line in lines[start:] if line.strip()]
+    result = run.result
+    assert len(block) <= 24, "one screen:\n" + "\n".join(block)
+    assert block[0].startswith(f"outcome: {OUTCOME_WORD[result.outcome]}"), block[0]
+    assert result.report is not None and Path(result.report).exists(), result.report_error
+    assert block[-1] == f"report: {result.report}", "the report's path comes last"
+    assert result.headline and result.headline.startswith("3.12 vs 3.11:"), result.headline
+    assert _flat(result.headline) in _flat(" ".join(block)), "the report's headline, quoted"
+    for line in block:
+        assert not BARE_DASH.search(line) and not any(r in line for r in REPRS), line
+    load = next(line for line in block if line.startswith("load: "))
+    assert re.match(r"load: [\d,]+ requests at [\d.]+ req/s, [\d.]+% errors \(blue [\d.]+% of [\d,]+, green ", load), (
+        load
+    )
+    if result.outcome == "rolled_back":
+        assert f": {result.failed_check} failed, green " in block[0] and ", blue " in block[0], block[0]
+        assert "threshold " in block[0] and any(line.startswith("fault to rollback: ") for line in block)
+    if not result.evaluations:
+        assert "checks: none evaluated, green never took traffic" in block, block
+        return
+    header = next(line for line in block if line.startswith("CHECK"))
+    assert f"GREEN ({result.green_python})" in header and f"BLUE ({result.blue_python})" in header, header
+    for check in result.evaluations[-1]["checks"]:
+        assert any(line.startswith(check["name"] + " ") for line in block), check["name"]
+    python = next((line for line in block if line.startswith("python-version ")), None)
+    if python is not None and "Pass" in python:
+        assert f"{result.green_python} " in python and f"{result.blue_python} " in python, python
+
+
+@pytest.mark.parametrize("name", PIPED)
+def test_a_piped_run_prints_only_changes_then_the_summary(name: str) -> None:
+    run = cli_run(name)
+    assert "\x1b[" not in run.stdout, "no escape sequences into a pipe"
+    assert not LOG_LINE.search(run.stdout + run.stderr), "child-process logs only with --verbose:\n" + run.stderr
+    body = [without_time(line) for line in run.stdout.splitlines() if line.strip()]
+    assert all(a != b for a, b in itertools.pairwise(body)), "no line repeats the one before"
+    states = [line for line in body if line.startswith("sandbox/checkout ")]
+    assert states and all(a != b for a, b in itertools.pairwise(states)), "a state line only when it changed"
+    events = [line for line in body if line.startswith("   event ")]
+    assert len(events) == len(run.result.events), "every event once, as it happened"
+    result = run.result
+    for line in states:
+        assert not BARE_DASH_PAIR.search(line), line
+        if "python-version ok" in line:
+            assert f"python-version ok {result.green_python}/{result.blue_python}" in line, line
+    assert_summary(run)
+
+
+def test_live_view_is_redrawn_in_place_on_a_terminal() -> None:
+    run = cli_run(IN_TERMINAL)
+    raw = run.stdout
+    assert "\x1b[1A" in raw and "\x1b[2K" in raw, "redrawn by moving the cursor up and clearing lines"
+    assert not LOG_LINE.search(raw), "child-process logs only with --verbose"
+    assert not any(r in raw for r in REPRS)
+    drawn = above = 0
+    step = max(1, len(run.chunks) // 30)
+    for end in range(step, len(run.chunks) + 1, step):
+        shown = screen("".join(run.chunks[:end]), COLS)
+        headers = [i for i, line in enumerate(shown) if line.startswith("Rollout") and "sandbox/checkout" in line]
+        assert len(headers) <= 1, "the screen is redrawn in place, never repeated:\n" + "\n".join(shown)
+        if headers:
+            drawn += 1
+            above += any(line.lstrip().startswith("event ") or " event " in line for line in shown[: headers[0]])
+            checks = [line.strip() for line in shown[headers[0] :] if line.strip().startswith("python-version")]
+            if checks and " Pass " in checks[0]:
+                assert run.result.green_python in checks[0] and run.result.blue_python in checks[0], checks[0]
+    assert drawn >= 5, f"the live view was on screen in {drawn} samples"
+    assert above, "events are printed above the live view as they happen"
+    final = screen(raw, COLS)
+    assert not any(line.startswith("Rollout") for line in final), "the live view gives way to the summary"
+    assert_summary(run)

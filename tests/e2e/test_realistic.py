@@ -48,9 +48,7 @@ def test_realistic_schedule_fits_the_demo_and_the_data_it_needs() -> None:
 @pytest.mark.servers
 @pytest.mark.slow
 def test_first_step_at_realistic_speed_and_its_report(tmp_path: Path) -> None:
-    result = require(
-        lambda: run_demo("healthy", speed="realistic", timeout_s=FIRST_STEP_S, out=lambda _l: None, report_dir=tmp_path)
-    )
+    result = require(lambda: run_demo("healthy", speed="realistic", timeout_s=FIRST_STEP_S, report_dir=tmp_path))
     spec = build_spec(ROUTER, "realistic")
     assert result.outcome == "paused" and "timed out" in result.reason, result.reason  # stopped after step 1
     assert [w for _, w in result.weights if w > 0][:1] == [spec.steps[0].weight], result.weights
