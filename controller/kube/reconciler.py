@@ -15,7 +15,7 @@ import structlog
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from controller.analysis import default_pods_regex, evaluate, python_versions
+from controller.analysis import default_pods_regex, evaluate_rollout, python_versions
 from controller.analysis.prometheus import PrometheusSource
 from controller.analysis.source import SourceUnavailable
 from controller.clock import Clock
@@ -113,15 +113,14 @@ class Reconciler:
         results = None
         if evaluation_due(spec, status, now):
             results = tuple(
-                evaluate(
+                evaluate_rollout(
                     spec,
+                    status,
                     source,
                     namespace=namespace,
-                    at=now.timestamp(),
+                    now=now,
                     blue_pods=default_pods_regex(spec.blue.deployment, blue_info.template_hash),
                     green_pods=default_pods_regex(spec.green.deployment, green_info.template_hash),
-                    warmup_until=None,  # the core discounts level checks during warm-up itself
-                    green_weight=router_weight,
                 )
             )
             for result in results:

@@ -205,6 +205,13 @@ class Analysis(Model):
     required_passes: int = Field(default=2, ge=1, description="Consecutive passing evaluations that complete a step.")
     max_hold: Duration = Field(default=600.0, description="How long an outage or inconclusive data may hold a step.")
     on_hold: Literal["pause", "rollback"] = Field(default="pause", description="What happens after maxHold.")
+    confidence: float = Field(
+        default=0.99,
+        ge=0.5,
+        le=0.9999,
+        description="Probability that a healthy green goes through the whole rollout without a single false "
+        "Fail: 1 - confidence is the false-rollback budget shared by every check and evaluation.",
+    )
     checks: list[Check] = Field(min_length=1, max_length=32)
 
     model_config = ConfigDict(

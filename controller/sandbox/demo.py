@@ -11,10 +11,11 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.analysis import PrometheusSource, SourceUnavailable, evaluate, python_versions
+from controller.analysis import PrometheusSource, SourceUnavailable, evaluate_rollout, python_versions
 from controller.analysis.plan import plan_for
 from controller.analysis.units import Unit
 from controller.clock import Clock, SystemClock
@@ -351,17 +352,15 @@ class Demo:
     def _evaluate(
         self, spec: RolloutSpec, sb: Sandbox, source: PrometheusSource, status: RolloutStatus, at: float
     ) -> list[CheckResult]:
-        # Green's warm-up ends long before its first evaluation (the sandbox starts it before any step), so no
-        # window needs clipping; warmup_until=None keeps every window at its full length.
-        return evaluate(
+        # The operator's judging path: evidence windows, warm-up, budget and blue's baseline from the status.
+        return evaluate_rollout(
             spec,
+            status,
             source,
             namespace=sb.config.namespace,
-            at=at,
+            now=datetime.fromtimestamp(at, UTC),
             blue_pods=sb.blue.pod,
             green_pods=sb.green.pod,
-            warmup_until=None,
-            green_weight=status.weight,
         )
 
     def _print_evaluation(self, spec: RolloutSpec, status: RolloutStatus, results: Sequence[CheckResult]) -> None:
