@@ -32,13 +32,18 @@ from controller.model.spec import Check, RolloutSpec
 from controller.model.status import RolloutStatus
 
 MIN_LEVEL_SPAN = 60.0
-"""Level checks need a minute of data (two scrapes at the common 30 s interval) to say anything."""
+"""Level checks need a minute of data (two scrapes at the common 30 s interval) to say anything, or a quarter
+of their window when that is shorter (a sandbox scraping every second judges a 60 s window after 15 s)."""
 MISSING_AFTER = 300.0
 """A traffic check's series may be absent from a young step's window (``increase()`` needs two samples, and
 with scrape jitter a minute sometimes holds one); only after this long without any is it the template
 that does not match."""
 STEP_EVIDENCE_MAX = 4 * 3600.0
 """A step's traffic evidence reaches back at most this far."""
+
+
+def min_level_span(window: float) -> float:
+    return min(MIN_LEVEL_SPAN, window / 4)
 
 
 @dataclass(frozen=True)
@@ -162,14 +167,14 @@ def evidence_starts(plan: Plan, judging: Judging, at: float) -> list[float]:
         return [recent]
     step = max(at - STEP_EVIDENCE_MAX, judging.step_started, floor)
     recent = max(recent, step)
-    return [step, recent] if recent - step >= MIN_LEVEL_SPAN else [step]
+    return [step, recent] if recent - step >= min_level_span(plan.window) else [step]
 
 
 def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
     name = plan.check.name
     starts = evidence_starts(plan, ctx.judging, ctx.at)
     span = ctx.at - starts[0]
-    needed = min_trend_span(plan.window) if plan.needs_slope else MIN_LEVEL_SPAN
+    needed = min_trend_span(plan.window) if plan.needs_slope else min_level_span(plan.window)
     if span < needed:
         where = "at this weight " if plan.traffic and ctx.judging.step_started is not None else ""
         return CheckResult(

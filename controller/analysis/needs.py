@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 from controller.analysis.aggregate import min_trend_span
-from controller.analysis.evaluate import MIN_LEVEL_SPAN, STEP_EVIDENCE_MAX
+from controller.analysis.evaluate import STEP_EVIDENCE_MAX, min_level_span
 from controller.analysis.plan import Plan, plan_for
 from controller.analysis.stats import binomial_bounds, newcombe, wilson, z_of
 from controller.core.judging import PASS_CONFIDENCE
@@ -120,7 +120,7 @@ def _requests_needed(plan: Plan, weight: int, blue_fixed: int | None) -> tuple[i
 def check_need(plan: Plan, weight: int, rps: float, blue_fixed: int | None) -> Need:
     name = plan.check.name
     if not plan.traffic:
-        span = min_trend_span(plan.window) if plan.needs_slope else MIN_LEVEL_SPAN
+        span = min_trend_span(plan.window) if plan.needs_slope else min_level_span(plan.window)
         what = "trend" if plan.needs_slope else "level"
         return Need(name, None, span, f"{what}: at least this much data, more if noisy")
     n, note = _requests_needed(plan, weight, blue_fixed)

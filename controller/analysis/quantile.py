@@ -60,9 +60,13 @@ class Values:
     interpolating: frozenset[str] = frozenset()
     """Rules through the bucket's own edges; the others extrapolate the curve of the buckets below."""
 
+    def inside(self) -> list[float]:
+        """The values of the rules through the bucket's own edges."""
+        return [v for k, v in self.rules.items() if k in self.interpolating]
+
     @property
     def estimate(self) -> float:
-        best = [v for k, v in self.rules.items() if k in self.interpolating] or list(self.rules.values())
+        best = self.inside() or list(self.rules.values())
         if best:
             return math.exp(sum(math.log(v) for v in best) / len(best))
         if self.low > 0 and math.isfinite(self.high):
@@ -206,8 +210,11 @@ def _parabola(
 
     if f(lo) <= level:
         return lo
-    if f(hi) > level:
-        return hi
+    extrapolating = us[2] <= lo + 1e-12
+    if f(hi) > level or (extrapolating and a2 > 0):
+        # An extrapolated curve that misses the bucket's own count, or bends the wrong way (a tail lighter
+        # than every log-concave one allows), says nothing about where inside the bucket the value lies.
+        return None
     return _root(a2, b1, c0 - level, lo, hi)
 
 
@@ -255,16 +262,23 @@ def bounds(v: QuantileValues) -> tuple[float, float]:
 
 def paired_ratio(g: QuantileValues, b: QuantileValues) -> tuple[float, float]:
     """green/blue with each smooth rule applied to both tracks alike (the same three edges); the span over
-    the rules both tracks could use, or the two brackets when they share none."""
+    the rules both tracks could use. Without a shared rule each track uses the rules through its own
+    bucket's edges, or its bracket: a curve carried on from the buckets below is only trusted side by side
+    with the same curve for the other track."""
     lows = [g.low.rules[r] / b.high.rules[r] for r in g.low.rules.keys() & b.high.rules.keys()]
     highs = [g.high.rules[r] / b.low.rules[r] for r in g.high.rules.keys() & b.low.rules.keys()]
-    gl, gh = bounds(g)
-    bl, bh = bounds(b)
-    low = min(lows) if lows else (gl / bh if bh > 0 and math.isfinite(bh) else 0.0)
-    high = max(highs) if highs else (gh / bl if bl > 0 else math.inf)
-    if math.isinf(gh):
+    if not lows:
+        gl = min(g.low.inside(), default=min(g.low.low, g.centre.low))
+        bh = max(b.high.inside(), default=max(b.high.high, b.centre.high))
+        lows = [gl / bh if 0 < bh < math.inf else 0.0]
+    if not highs:
+        gh = max(g.high.inside(), default=max(g.high.high, g.centre.high))
+        bl = min(b.low.inside(), default=min(b.low.low, b.centre.low))
+        highs = [gh / bl if bl > 0 else math.inf]
+    low, high = min(lows), max(highs)
+    if math.isinf(g.high.high) and not g.high.rules:
         high = math.inf  # green's quantile beyond the last finite bucket has no upper bound
-    if math.isinf(bh):
+    if math.isinf(b.high.high) and not b.high.rules:
         low = 0.0
     return low, high
 

@@ -18,6 +18,7 @@ from pydantic_core import ErrorDetails
 from controller.model.base import FieldProblem
 from controller.model.crd import known_fields
 from controller.model.resource import BlueGreenRollout
+from controller.model.status import RolloutStatus
 
 _MISSING = object()
 
@@ -116,14 +117,20 @@ def validate_document(document: Any, source: str, index: int) -> Loaded | list[P
             )
         ]
     try:
-        rollout = BlueGreenRollout.model_validate(document, strict=True)
+        rollout = BlueGreenRollout.model_validate({k: v for k, v in document.items() if k != "status"}, strict=True)
     except ValidationError as exc:
         return [_problem(error, source, index) for error in exc.errors()]
-    return Loaded(source, index, rollout)
+    if document.get("status") is None:
+        return Loaded(source, index, rollout)
+    try:  # the controller's status as `kubectl get -o yaml` prints it (timestamps as strings): lenient
+        status = RolloutStatus.model_validate(document["status"])
+    except ValidationError as exc:
+        return [_problem(error, source, index, ("status",)) for error in exc.errors()]
+    return Loaded(source, index, rollout.model_copy(update={"status": status}))
 
 
-def _problem(error: ErrorDetails, source: str, index: int) -> Problem:
-    loc = tuple(error["loc"])
+def _problem(error: ErrorDetails, source: str, index: int, prefix: tuple[str | int, ...] = ()) -> Problem:
+    loc = prefix + tuple(error["loc"])
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldProblem):
         return Problem(source, index, format_path(loc + cause.path), cause.message, cause.got)
