@@ -12,6 +12,7 @@ lie beyond the limit; a Pass needs the interval at ``PASS_CONFIDENCE`` to lie wi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -265,28 +266,35 @@ def _x(r: float) -> str:
     return "+Inf" if math.isinf(r) else f"{r:.2f}x"
 
 
+def exact(est: float, interval: Interval) -> bool:
+    """A value with no sampling error (a custom query's number): judged as it is, no interval to show."""
+    return interval[0] == interval[1] == est
+
+
+def _interval(fmt: Callable[[float], str], sep: str, shown: Interval, conf: float, est: float) -> str:
+    return "" if exact(est, shown) else f" ({fmt(shown[0])}{sep}{fmt(shown[1])}, {percent(conf)})"
+
+
 def phrase(
     name: str, u: Unit, kind: str, limit: float, parts: tuple[float, Interval, float, Quantity, Quantity | None]
 ) -> str:
-    est, (low, high), conf, g, b = parts
-    c = percent(conf)
+    est, shown, conf, g, b = parts
     gv = u.value(g.estimate)
     bv = u.value(b.estimate) if b is not None else None
     if kind in ("max", "min"):
         tail = f"; blue {bv}" if bv is not None else ""
-        return f"{name} {gv} ({u.value(low)}-{u.value(high)}, {c}), {kind} {u.value(limit)}{tail}"
+        return f"{name} {gv}{_interval(u.value, '-', shown, conf, est)}, {kind} {u.value(limit)}{tail}"
     if kind == "max_ratio_to_blue":
-        return f"{name} {gv} vs blue {bv}: {_x(est)} ({_x(low)}-{_x(high)}, {c}), limit {_x(limit)}"
+        return f"{name} {gv} vs blue {bv}: {_x(est)}{_interval(_x, '-', shown, conf, est)}, limit {_x(limit)}"
     if kind == "max_increase_over_blue":
-        return (
-            f"{name} {gv} vs blue {bv}: {u.delta(est)} ({u.delta(low)}..{u.delta(high)}, {c}), limit {u.delta(limit)}"
-        )
+        iv = _interval(u.delta, "..", shown, conf, est)
+        return f"{name} {gv} vs blue {bv}: {u.delta(est)}{iv}, limit {u.delta(limit)}"
     if kind == "max_slope":
-        return f"{name} slope {u.slope(est)} ({u.slope(low)}..{u.slope(high)}, {c}), limit {u.slope(limit)}"
+        return f"{name} slope {u.slope(est)}{_interval(u.slope, '..', shown, conf, est)}, limit {u.slope(limit)}"
     assert b is not None
     return (
-        f"{name} slope {u.slope(g.estimate)} vs blue {u.slope(b.estimate)}: {u.slope(est)} over blue "
-        f"({u.slope(low)}..{u.slope(high)}, {c}), limit {u.slope(limit)} over blue"
+        f"{name} slope {u.slope(g.estimate)} vs blue {u.slope(b.estimate)}: {u.slope(est)} over blue"
+        f"{_interval(u.slope, '..', shown, conf, est)}, limit {u.slope(limit)} over blue"
     )
 
 
@@ -356,7 +364,7 @@ def outcomes(plan: Plan, green: Measurement, blue: Measurement | None, alphas: A
                 est,
                 shown[0],
                 shown[1],
-                conf,
+                None if exact(est, shown) else conf,
                 needs,
             )
         )

@@ -51,11 +51,14 @@ def rough(seconds: float) -> str:
 
 
 def _sizes(ev: Evidence) -> str:
+    """``; green 3,586 vs blue 5,483 requests in 5m`` (nothing for a custom query: its value is no sample)."""
+    if ev.plan.template is None:
+        return ""
     window = rough(ev.at - ev.since)
     blue = ev.blue.samples if ev.blue is not None else 0
     what = "requests" if ev.plan.traffic else "points"
     side = f" vs blue {_fmt_count(blue)}" if ev.blue is not None else ""
-    return f"green {_fmt_count(ev.green.samples)}{side} {what} in {window}"
+    return f"; green {_fmt_count(ev.green.samples)}{side} {what} in {window}"
 
 
 NeedsUnit = Literal["requests", "seconds"]
@@ -104,7 +107,7 @@ def _result(ev: Evidence, verdict: Verdict, chosen: list[Outcome]) -> CheckResul
     slope = first.threshold.startswith("slope")
     needs, unit, needs_text = _needs(ev, first.needs, slope) if verdict == INCONCLUSIVE else (None, None, "")
     note = (f"; blue from {ev.baseline}" if ev.baseline else "") + ev.note
-    message = "; ".join(o.phrase for o in chosen) + f"; {_sizes(ev)}" + needs_text + note
+    message = "; ".join(o.phrase for o in chosen) + _sizes(ev) + needs_text + note
     return CheckResult(
         name=ev.plan.check.name,
         verdict=verdict,

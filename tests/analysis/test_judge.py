@@ -146,3 +146,11 @@ def test_verdicts_follow_their_intervals(green: int, blue: int, limit: float, fa
 def test_the_same_latency_in_both_tracks_never_fails(p99: float, seed: int) -> None:
     result = judge(P99, latency(sample(p99, 800, seed)), latency(expected(p99, 15_200)))
     assert result.verdict != "Fail", result.message
+
+
+def test_a_custom_query_is_judged_on_its_value_without_a_pretend_interval() -> None:
+    c = check(name="restarts", query="sum(x{pod=~'{{ pods }}'})", max=0)
+    failing = judge(c, Measurement(Estimate(2.0, 0.0), samples=1), None)
+    assert failing.verdict == "Fail" and failing.message == "restarts 2, max 0"
+    assert failing.confidence is None and failing.low == failing.high == 2.0
+    assert judge(c, Measurement(Estimate(0.0, 0.0), samples=1), None).verdict == "Pass"
