@@ -22,7 +22,7 @@ from controller.analysis.measure import Measurement
 from controller.analysis.plan import Plan
 from controller.analysis.quantile import Histogram, QuantileValues, paired_floor, paired_ratio, quantile_values
 from controller.analysis.quantile import bounds as quantile_bounds
-from controller.analysis.stats import newcombe, t_of, wilson, z_of
+from controller.analysis.stats import clopper_pearson, newcombe, t_of, z_of
 from controller.analysis.units import Unit
 from controller.core.results import FAIL, INCONCLUSIVE, PASS, Verdict
 from controller.model.quantities import format_duration
@@ -93,7 +93,7 @@ class RateOf:
         return 1 / math.sqrt(max(self.trials, 1.0))
 
     def bounds(self, alpha: float) -> Interval:
-        return wilson(self.events, self.trials, z_of(alpha))
+        return clopper_pearson(self.events, self.trials, alpha)
 
     def floor(self) -> Interval:
         return self.estimate, self.estimate
@@ -139,7 +139,11 @@ def interval(kind: str, g: Quantity, b: Quantity | None, alpha: float) -> Interv
     if b is None or kind not in RELATIVE:
         return g.bounds(alpha)
     if isinstance(g, RateOf) and isinstance(b, RateOf) and kind != "max_ratio_to_blue":
-        return newcombe(g.events, g.trials, b.events, b.trials, z_of(alpha))
+
+        def exact(events: float, trials: float) -> Interval:
+            return clopper_pearson(events, trials, alpha)
+
+        return newcombe(g.events, g.trials, b.events, b.trials, z_of(alpha), exact)
     if isinstance(g, EstimateOf) and isinstance(b, EstimateOf) and kind != "max_ratio_to_blue":
         diff = total([g.value, Estimate(-b.value.value, b.value.variance, b.value.dof)])
         half = t_of(alpha, diff.dof) * diff.se

@@ -8,7 +8,7 @@ are the least any green needs, so that a pause shorter than them is certainly to
   from their order-statistic bounds at ``PASS_CONFIDENCE``. At 100% blue's side is its baseline, the last
   window of the step before the cutover.
 * error rate: green failing a tenth of the limit (``max``) or as often as blue (``maxIncreaseOverBlue``,
-  both at a tenth of the limit), Wilson and Newcombe bounds at ``PASS_CONFIDENCE``.
+  both at a tenth of the limit), exact (Clopper-Pearson) and Newcombe bounds at ``PASS_CONFIDENCE``.
 * gauges (memory, connections) need time, not traffic: their level a minute, their trend five minutes or
   the window, more when the series are noisy (``greenlane analyze`` shows how much more).
 """
@@ -23,7 +23,7 @@ from statistics import NormalDist
 from controller.analysis.aggregate import min_trend_span
 from controller.analysis.evaluate import STEP_EVIDENCE_MAX, min_level_span
 from controller.analysis.plan import Plan, plan_for
-from controller.analysis.stats import binomial_bounds, newcombe, wilson, z_of
+from controller.analysis.stats import binomial_bounds, clopper_pearson, newcombe
 from controller.core.judging import PASS_CONFIDENCE
 from controller.model.spec import Check, RolloutSpec
 
@@ -90,17 +90,21 @@ def _latency(check: Check, weight: int, blue_fixed: int | None) -> int | None:
 
 
 def _errors(check: Check, weight: int, blue_fixed: int | None) -> int | None:
-    z = z_of(1 - PASS_CONFIDENCE)
+    alpha = 1 - PASS_CONFIDENCE
+
+    def exact(events: float, trials: float) -> tuple[float, float]:
+        return clopper_pearson(events, trials, alpha)
+
     if check.max is not None:
         limit, share = check.max, check.max * HEALTHY_ERROR_SHARE
-        return _search(lambda n: wilson(n * share, n, z)[1] <= limit)
+        return _search(lambda n: exact(n * share, n)[1] <= limit)
     if check.max_increase_over_blue is not None:
         d = check.max_increase_over_blue
         p = d * HEALTHY_ERROR_SHARE
 
         def ok(n: int) -> bool:
             blue = _blue(n, weight, blue_fixed)
-            return blue > 0 and newcombe(n * p, n, blue * p, blue, z)[1] <= d
+            return blue > 0 and newcombe(n * p, n, blue * p, blue, 0.0, exact)[1] <= d
 
         return _search(ok)
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from statistics import NormalDist
 
 _NORMAL = NormalDist()
@@ -39,12 +40,48 @@ def wilson(events: float, trials: float, z: float) -> tuple[float, float]:
     return max(0.0, (centre - spread) / scale), min(1.0, (centre + spread) / scale)
 
 
-def newcombe(e1: float, n1: float, e2: float, n2: float, z: float) -> tuple[float, float]:
-    """Newcombe's hybrid score interval (method 10, 1998) for p1 - p2 from two Wilson intervals."""
+def clopper_pearson(events: float, trials: float, alpha: float) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) bounds for a proportion, each one-sided at ``alpha``.
+
+    Wilson's interval is the better summary, but far in the tails with a handful of events its bounds are
+    too narrow; a false-rollback budget of 1e-5 per evaluation needs bounds that never are. Counts from
+    ``increase()`` may be fractional: the beta function takes them as they are.
+    """
+    if trials <= 0:
+        return 0.0, 1.0
+    k = min(max(events, 0.0), trials)
+    alpha = max(alpha, TINY_ALPHA)
+    low = 0.0 if k <= 0 else _beta_quantile(alpha, k, trials - k + 1)
+    high = 1.0 if k >= trials else _beta_quantile(1 - alpha, k + 1, trials - k)
+    return low, high
+
+
+def _beta_quantile(p: float, a: float, b: float) -> float:
+    """x with I_x(a, b) = p, by bisection (I is increasing in x)."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if _incomplete_beta(a, b, mid) < p:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def newcombe(
+    e1: float,
+    n1: float,
+    e2: float,
+    n2: float,
+    z: float,
+    bounds: Callable[[float, float], tuple[float, float]] | None = None,
+) -> tuple[float, float]:
+    """Newcombe's hybrid interval (method 10, 1998) for p1 - p2, from two Wilson intervals at ``z`` or from the
+    per-proportion ``bounds`` given (e.g. exact ones)."""
     p1 = e1 / n1 if n1 > 0 else 0.0
     p2 = e2 / n2 if n2 > 0 else 0.0
-    l1, u1 = wilson(e1, n1, z)
-    l2, u2 = wilson(e2, n2, z)
+    l1, u1 = bounds(e1, n1) if bounds else wilson(e1, n1, z)
+    l2, u2 = bounds(e2, n2) if bounds else wilson(e2, n2, z)
     d = p1 - p2
     return d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2)
 

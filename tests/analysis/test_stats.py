@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.analysis.stats import binomial_bounds, newcombe, t_of, wilson, z_of
+from controller.analysis.stats import binomial_bounds, clopper_pearson, newcombe, t_of, wilson, z_of
 
 
 def exact_bounds(n: int, p: float, alpha: float) -> tuple[int, int]:
@@ -52,3 +52,19 @@ def test_student_t_quantiles(alpha: float, df: float, expected: float) -> None:
 def test_t_is_normal_for_unknown_or_large_dof_and_tails_stay_finite() -> None:
     assert t_of(0.01, math.inf) == pytest.approx(z_of(0.01))
     assert math.isfinite(z_of(1e-300)) and z_of(0.5) == 0.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 120), p=st.floats(0.001, 0.5), alpha=st.sampled_from([0.05, 1e-3, 1e-5]))
+def test_exact_bounds_never_claim_more_than_they_may(n: int, p: float, alpha: float) -> None:
+    """P(lower bound > p) <= alpha and P(upper bound < p), summed exactly over every possible count."""
+    pmf = [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
+    too_high = sum(pmf[k] for k in range(n + 1) if clopper_pearson(k, n, alpha)[0] > p)
+    too_low = sum(pmf[k] for k in range(n + 1) if clopper_pearson(k, n, alpha)[1] < p)
+    assert too_high <= alpha * 1.0001 and too_low <= alpha * 1.0001
+
+
+def test_exact_bounds_where_wilson_is_too_narrow() -> None:
+    """13 errors in 437 requests at a 1e-4 tail: Wilson's lower bound passes 1%, the exact one does not."""
+    assert wilson(13, 437, z_of(1e-4))[0] > 0.01 > clopper_pearson(13, 437, 1e-4)[0]
+    assert clopper_pearson(0, 300, 0.05)[1] == pytest.approx(1 - 0.05 ** (1 / 300), rel=1e-6)
