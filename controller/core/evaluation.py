@@ -5,7 +5,7 @@
   a failing ``critical`` check rolls back at once.
 - An outage or other inconclusive evaluation clears the pass streak but leaves the failure streak alone
   (no evidence either way), and holds the step: weight frozen, one Warning when the hold begins.
-  Verdicts now need evidence, so the first evaluations of a step are usually Inconclusive: while the
+  Verdicts need evidence, so the first evaluations of a step are usually Inconclusive: while the
   step's pause has not elapsed that is gathering evidence, not a hold (no Warning, no ``maxHold`` clock);
   only checks still inconclusive once the pause is over hold the step.
 - A hold that lasts ``maxHold`` pauses for a human, or rolls back with ``onHold: rollback``.
