@@ -6,11 +6,13 @@ REPORT := build/test-report.xml
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 BENCH_ROLLOUTS ?= 100
-BENCH_DETECTION ?= 1
-BENCH_SEEDS ?= 12
+BENCH_JUDGEMENT ?= 1
+BENCH_HEALTHY ?= 50
+BENCH_FAULTY ?= 20
+BENCH_WORKERS ?= 3
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench fuzz
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-judgement fuzz
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -18,7 +20,8 @@ help:
 	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\");"
 	@echo "              ends with a one-screen summary and the migration report's path"
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
-	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
+	@echo "make bench  - print core, operator (100 rollouts) and judgement figures (BENCH_JUDGEMENT=0 skips judgement)"
+	@echo "make bench-judgement - false rollbacks and detection over whole simulated rollouts at 20 and 200 req/s"
 	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
 
 setup: $(VENV)/.installed
@@ -60,12 +63,18 @@ e2e: system-deps setup
 	$(BIN)/pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 # Figures, not assertions: decide() throughput, reconcile duration and controller memory with
-# BENCH_ROLLOUTS rollouts in the emulator (5–8 minutes on 2 cores), then the detection sweep (several minutes more;
-# BENCH_DETECTION=0 skips it).
+# BENCH_ROLLOUTS rollouts in the emulator (5–8 minutes on 2 cores), then the judgement bench (BENCH_JUDGEMENT=0
+# skips it).
 bench: system-deps setup
 	$(BIN)/python -m tests.bench.core
 	$(BIN)/python -m tests.bench.operator --rollouts $(BENCH_ROLLOUTS)
-	if [ "$(BENCH_DETECTION)" != 0 ]; then $(BIN)/python -m tests.bench.detection $(BENCH_SEEDS); fi
+	if [ "$(BENCH_JUDGEMENT)" != 0 ]; then $(MAKE) bench-judgement; fi
+
+# Whole simulated rollouts of the README's example, backfilled into a real Prometheus and walked evaluation by
+# evaluation with the operator's analysis and core: false rollbacks of BENCH_HEALTHY healthy greens and detection
+# of BENCH_FAULTY regressions of each kind, at 20 and 200 req/s. Prints a table; asserts nothing.
+bench-judgement: system-deps setup
+	$(BIN)/python -m tests.bench.judgement --healthy $(BENCH_HEALTHY) --faulty $(BENCH_FAULTY) --workers $(BENCH_WORKERS)
 
 # The property tests of tests/security and tests/model/test_bounds_agree.py run derandomised with ~100 examples in
 # `make test`; this runs them with random seeds and FUZZ_EXAMPLES examples per property (about 20 minutes at 20000).

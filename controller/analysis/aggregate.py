@@ -15,7 +15,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.analysis.slope import span_of, theil_sen
+from controller.analysis.estimate import Estimate, NoiseModel, fit, mean, total
+from controller.analysis.slope import span_of
 from controller.analysis.source import Series
 from controller.analysis.templates import Aggregation
 
@@ -37,8 +38,8 @@ def min_trend_span(window: float) -> float:
 
 @dataclass(frozen=True)
 class Summary:
-    level: float | None
-    slope: float | None
+    level: Estimate | None
+    slope: Estimate | None
     samples: int
     series: int
 
@@ -48,11 +49,18 @@ def _finite(series: Series) -> list[tuple[float, float]]:
 
 
 def summarize(
-    series: Sequence[Series], aggregation: Aggregation, window: float, slope: bool, *, at: float | None = None
+    series: Sequence[Series],
+    aggregation: Aggregation,
+    window: float,
+    slope: bool,
+    *,
+    at: float | None = None,
+    noise: NoiseModel | None = None,
 ) -> Summary:
     """Level (window average) and slope of a track from raw samples; None where there is nothing to judge.
 
-    ``window`` is the span judged, ending at ``at`` (default: the last sample).
+    ``window`` is the span judged, ending at ``at`` (default: the last sample); ``noise`` (blue's history)
+    keeps the errors of short windows honest.
     """
     by_pod: dict[str, list[list[tuple[float, float]]]] = defaultdict(list)
     for s in series:
@@ -63,10 +71,16 @@ def summarize(
     samples = sum(len(p) for group in by_pod.values() for p in group)
     if not by_pod:
         return Summary(None, None, 0, len(series))
-    pod_levels = [sum(statistics.fmean(v for _, v in p) for p in group) for group in by_pod.values()]
-    level = statistics.fmean(pod_levels) if aggregation == "per-pod" else sum(pod_levels)
-    trend = _trend(list(by_pod.values()), aggregation, window, at) if slope else None
+    pod_levels = [total([_level(p, noise) for p in group]) for group in by_pod.values()]
+    level = mean(pod_levels) if aggregation == "per-pod" else total(pod_levels)
+    trend = _trend(list(by_pod.values()), aggregation, window, at, noise) if slope else None
     return Summary(level, trend, samples, len(series))
+
+
+def _level(points: list[tuple[float, float]], noise: NoiseModel | None) -> Estimate:
+    level, _ = fit(points, slope=False, noise=noise)
+    assert level is not None  # points are finite and non-empty
+    return level
 
 
 def _covered(points: list[tuple[float, float]], start: float, end: float) -> float:
@@ -86,19 +100,23 @@ def _covered(points: list[tuple[float, float]], start: float, end: float) -> flo
 
 
 def _trend(
-    groups: list[list[list[tuple[float, float]]]], aggregation: Aggregation, window: float, at: float | None
-) -> float | None:
+    groups: list[list[list[tuple[float, float]]]],
+    aggregation: Aggregation,
+    window: float,
+    at: float | None,
+    noise: NoiseModel | None,
+) -> Estimate | None:
     first = min(p[0][0] for group in groups for p in group)
     last = max(p[-1][0] for group in groups for p in group)
     end = last if at is None else at
     needed = max(min_trend_span(window), min(window, last - first) * MIN_SERIES_COVERAGE)
-    slopes: list[float] = []
+    slopes: list[Estimate] = []
     for group in groups:
         usable = [p for p in group if _covered(p, end - window, end) >= needed]
-        fitted = [theil_sen(p) for p in usable]
+        fitted = [fit(p, slope=True, noise=noise)[1] for p in usable]
         known = [s for s in fitted if s is not None]
         if known:
-            slopes.append(sum(known))
+            slopes.append(total(known))
     if not slopes:
         return None
-    return statistics.fmean(slopes) if aggregation == "per-pod" else sum(slopes)
+    return mean(slopes) if aggregation == "per-pod" else total(slopes)

@@ -1,7 +1,11 @@
-"""One evaluation of every check of a rollout: the API the operator, the demo and ``greenlane analyze`` call.
+"""One evaluation of every check of a rollout: the API the operator, the demo, ``greenlane analyze`` and the
+judgement bench call, so all four judge alike.
 
-The caller supplies everything that varies (the source, the instant ``at``, each track's exact pod regex,
-when green's warm-up ends, green's verified weight), so evaluations are reproducible and backtestable.
+``evaluate_rollout(spec, status, source, ...)`` derives everything that depends on the rollout's state from
+its status (:func:`controller.core.judging.judging_for`): where a step's evidence starts, green's warm-up,
+green's weight, the share of the false-rollback budget this evaluation may spend, blue's stored baseline.
+``evaluate`` takes that context explicitly (``judging``) for callers without a status.
+
 Outcomes are kept apart: an unavailable source is Inconclusive with ``outage`` (and stops querying for the
 rest of this evaluation), a rejected query is a Fail naming the template, missing series are a Fail only
 while green serves traffic.
@@ -11,30 +15,45 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from controller.analysis.aggregate import min_trend_span
-from controller.analysis.judge import combine, outcomes
-from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, served_requests
+from controller.analysis.estimate import NoiseModel
+from controller.analysis.judge import Alphas, outcomes
+from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, noise_model, served_requests
 from controller.analysis.plan import Plan, plan_for
 from controller.analysis.promql import default_pods_regex, dns_label, format_window, pods_regex
 from controller.analysis.python_check import judge_python_version
+from controller.analysis.report import Evidence, candidate, combine, describe, from_baseline
 from controller.analysis.source import MetricSource, QueryRejected, SourceUnavailable
+from controller.core.judging import PASS_CONFIDENCE, Judging, fail_alpha, judging_for
 from controller.core.results import FAIL, INCONCLUSIVE, CheckResult
 from controller.model.spec import Check, RolloutSpec
+from controller.model.status import RolloutStatus
 
 MIN_LEVEL_SPAN = 60.0
-"""Level checks need a minute of post-warm-up data (a few scrapes) to say anything."""
+"""Level checks need a minute of data (two scrapes at the common 30 s interval) to say anything, or a quarter
+of their window when that is shorter (a sandbox scraping every second judges a 60 s window after 15 s)."""
+MISSING_AFTER = 300.0
+"""A traffic check's series may be absent from a young step's window (``increase()`` needs two samples, and
+with scrape jitter a minute sometimes holds one); only after this long without any is it the template
+that does not match."""
+STEP_EVIDENCE_MAX = 4 * 3600.0
+"""A step's traffic evidence reaches back at most this far."""
+
+
+def min_level_span(window: float) -> float:
+    return min(MIN_LEVEL_SPAN, window / 4)
 
 
 @dataclass(frozen=True)
 class Context:
+    spec: RolloutSpec
     source: MetricSource
     blue: TrackRef
     green: TrackRef
-    green_expect: str | None
     at: float
-    warmup_until: float | None
-    green_weight: int | None
+    judging: Judging
 
 
 def tracks(
@@ -49,6 +68,28 @@ def tracks(
     return refs[0], refs[1]
 
 
+def evaluate_rollout(
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    source: MetricSource,
+    *,
+    namespace: str,
+    now: datetime,
+    blue_pods: str | None = None,
+    green_pods: str | None = None,
+) -> list[CheckResult]:
+    """Evaluate every check at ``now`` as the rollout in ``status`` is judged (the one judging path)."""
+    return evaluate(
+        spec,
+        source,
+        namespace=namespace,
+        at=now.timestamp(),
+        blue_pods=blue_pods,
+        green_pods=green_pods,
+        judging=judging_for(spec, status, now),
+    )
+
+
 def evaluate(
     spec: RolloutSpec,
     source: MetricSource,
@@ -59,17 +100,20 @@ def evaluate(
     green_pods: str | None = None,
     warmup_until: float | None = None,
     green_weight: int | None = None,
+    judging: Judging | None = None,
 ) -> list[CheckResult]:
     """Evaluate every check at unix time ``at``.
 
     ``blue_pods``/``green_pods``: exact pod regexes (the operator passes ``<deployment>-<pod-template-hash>-
-    [a-z0-9]{5}``); default ``<deployment>-[a-z0-9]{6,10}-[a-z0-9]{5}``. ``warmup_until``: unix time before
-    which green's samples are excluded from every window (green ready time + ``spec.analysis.warmup``).
-    ``green_weight``: green's verified share; None infers "serving" from green's request counters.
+    [a-z0-9]{5}``); default ``<deployment>-[a-z0-9]{6,10}-[a-z0-9]{5}``. Without ``judging`` (no rollout
+    status), ``warmup_until`` excludes green's earlier samples, ``green_weight`` says whether green serves
+    (None: inferred from its request counters), and the evaluation spends the budget of a rollout's first.
     Raises ``promql.UnsafeValue`` for a namespace or pod regex that cannot be put into PromQL.
     """
     blue, green = tracks(spec, namespace, blue_pods, green_pods)
-    ctx = Context(source, blue, green, spec.green.expect_python, at, warmup_until, green_weight)
+    if judging is None:
+        judging = Judging(warmup_until=warmup_until, green_weight=green_weight)
+    ctx = Context(spec, source, blue, green, at, judging)
     results: list[CheckResult] = []
     outage: SourceUnavailable | None = None
     for check in spec.analysis.checks:
@@ -105,7 +149,7 @@ def evaluate_check(check: Check, ctx: Context) -> CheckResult:
                 check,
                 source=ctx.source,
                 green=ctx.green,
-                expected=ctx.green_expect,
+                expected=ctx.spec.green.expect_python,
                 at=ctx.at,
                 serving=lambda: _serving(ctx, plan.window),
             )
@@ -122,55 +166,101 @@ def evaluate_check(check: Check, ctx: Context) -> CheckResult:
         return CheckResult(check.name, FAIL, f"{check.name}: the check's query {exc}", threshold="one series")
 
 
+def evidence_starts(plan: Plan, judging: Judging, at: float) -> list[float]:
+    """Where each judged window starts, longest first: after green's warm-up, traffic checks in this step only.
+
+    Gauges judge their ``window``. Traffic checks judge two: all requests since the step's weight was
+    verified (up to ``STEP_EVIDENCE_MAX``), so that a low-traffic step accumulates enough for a verdict,
+    and the recent ``window``, so that a regression that starts mid-step is not diluted by the step's
+    healthy past. They coincide while the step is younger than the window.
+    """
+    floor = judging.warmup_until if judging.warmup_until is not None else -math.inf
+    recent = max(at - plan.window, floor)
+    if not plan.traffic or judging.step_started is None:
+        return [recent]
+    step = max(at - STEP_EVIDENCE_MAX, judging.step_started, floor)
+    recent = max(recent, step)
+    return [step, recent] if recent - step >= min_level_span(plan.window) else [step]
+
+
 def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
     name = plan.check.name
-    span = plan.window if ctx.warmup_until is None else min(plan.window, ctx.at - ctx.warmup_until)
-    # Trend checks need five minutes of post-warm-up data, or their whole window when it is shorter.
-    needed = min_trend_span(plan.window) if plan.needs_slope else MIN_LEVEL_SPAN
+    starts = evidence_starts(plan, ctx.judging, ctx.at)
+    span = ctx.at - starts[0]
+    needed = min_trend_span(plan.window) if plan.needs_slope else min_level_span(plan.window)
     if span < needed:
+        where = "at this weight " if plan.traffic and ctx.judging.step_started is not None else ""
         return CheckResult(
             name,
             INCONCLUSIVE,
-            f"{name}: only {max(span, 0):.0f}s of green data after warm-up, need {needed:.0f}s; waiting",
+            f"{name}: only {max(span, 0):.0f}s of green data {where}after warm-up, need {needed:.0f}s; waiting",
         )
-    green = measure(plan, ctx.source, ctx.green, ctx.at, span)
-    if green.level is None:
+    noise = noise_model(plan, ctx.source, ctx.blue, ctx.at) if plan.template and plan.template.raw else None
+    alphas = _alphas(plan.check, ctx, len(starts))
+    judged = [_judge_window(plan, ctx, start, noise, alphas) for start in starts]
+    failing = [r for r in judged if r.verdict == FAIL]
+    return failing[0] if failing else judged[0]
+
+
+def _judge_window(plan: Plan, ctx: Context, start: float, noise: NoiseModel | None, alphas: Alphas) -> CheckResult:
+    span = ctx.at - start
+    green = measure(plan, ctx.source, ctx.green, ctx.at, span, noise)
+    if not green.found:
+        if plan.traffic and span < MISSING_AFTER:
+            return CheckResult(
+                plan.check.name,
+                INCONCLUSIVE,
+                f"{plan.check.name}: no green samples in the last {span:.0f}s yet; waiting",
+            )
         return _missing(plan, ctx, span)
-    short = _too_few_requests(plan, "green", green, span)
+    short = _too_few_requests(plan, green, span)
     if short:
         return short
-    blue = measure(plan, ctx.source, ctx.blue, ctx.at, span) if plan.needs_blue else None
-    if blue is not None and blue.level is not None:
-        short = _too_few_requests(plan, "blue", blue, span)
-        if short:
-            return short
-    result = combine(name, outcomes(plan, green, blue), green.samples)
-    blue_level, blue_slope = (None, None) if blue is None else (blue.level, blue.slope)
-    return replace(
-        result,
-        unit=plan.unit.name,
-        levels=(green.level, blue_level),
-        slopes=(green.slope, blue_slope) if plan.needs_slope else None,
-    )
+    blue, baseline = _blue(plan, ctx, span, noise)
+    note = ""
+    if ctx.judging.blue_idle and not baseline and plan.needs_blue:
+        note = "; blue serves no traffic and no baseline was kept before the cutover"
+    ev = Evidence(plan, green, blue, start, ctx.at, baseline, note)
+    result = combine(ev, outcomes(plan, green, blue, alphas))
+    return replace(result, baseline_candidate=candidate(ev, ctx.judging.green_weight))
 
 
-def _too_few_requests(plan: Plan, track: str, m: Measurement, span: float) -> CheckResult | None:
+def _alphas(check: Check, ctx: Context, windows: int) -> Alphas:
+    """This evaluation's share of the budget, split between the windows judged (a Fail in either counts)."""
+    passing = 1 - PASS_CONFIDENCE
+    return Alphas(min(fail_alpha(ctx.spec, check, ctx.judging.slot) / windows, passing), passing)
+
+
+def _blue(plan: Plan, ctx: Context, span: float, noise: NoiseModel | None) -> tuple[Measurement | None, str]:
+    """Blue's evidence: live, or its stored window once blue serves no traffic."""
+    stored = ctx.judging.baselines.get(plan.check.name)
+    if ctx.judging.blue_idle and stored is not None:
+        return from_baseline(stored), describe(stored)
+    blue = measure(plan, ctx.source, ctx.blue, ctx.at, span, noise)
+    if not blue.found:
+        return None, ""
+    return blue, ""
+
+
+def _too_few_requests(plan: Plan, m: Measurement, span: float) -> CheckResult | None:
     if not plan.traffic:
         return None
     served = m.requests if m.requests is not None and math.isfinite(m.requests) else 0.0
     if served >= max(plan.min_requests, 1):
         return None
     name = plan.check.name
+    floor = max(plan.min_requests, 1)
     message = (
-        f"{name}: {track} served {served:.0f} requests in {format_window(span)}, "
-        f"fewer than minRequests {plan.min_requests}; too few to judge"
+        f"{name}: green served {served:.0f} requests in {format_window(span)}, "
+        f"fewer than {'minRequests ' if plan.min_requests else ''}{floor}; too few to judge"
     )
-    return CheckResult(name, INCONCLUSIVE, message, samples=round(served))
+    return CheckResult(name, INCONCLUSIVE, message, samples=round(served), needs=floor - served, needs_unit="requests")
 
 
 def _serving(ctx: Context, span: float) -> tuple[bool, str]:
-    if ctx.green_weight is not None:
-        return ctx.green_weight > 0, f"green has {ctx.green_weight}% of traffic"
+    weight = ctx.judging.green_weight
+    if weight is not None:
+        return weight > 0, f"green has {weight}% of traffic"
     served = served_requests(ctx.source, ctx.green, ctx.at, span)
     return bool(served and served > 0), f"green served {served or 0:.0f} requests in {format_window(span)}"
 

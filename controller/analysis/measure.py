@@ -1,4 +1,4 @@
-"""Running a plan's queries for one track and reducing the answers to numbers.
+"""Running a plan's queries for one track and reducing the answers to evidence: counts, not point values.
 
 Only this module turns a plan into PromQL strings for a track; everything substituted goes through
 ``promql`` so a track's names and regexes are validated before they reach a query.
@@ -10,15 +10,18 @@ import math
 from dataclasses import dataclass
 
 from controller.analysis.aggregate import summarize
+from controller.analysis.estimate import Estimate, NoiseModel, fit, learn_noise
 from controller.analysis.plan import Plan
 from controller.analysis.promql import dns_label, format_window, render, string_literal_body
-from controller.analysis.slope import theil_sen
+from controller.analysis.quantile import Histogram, HistogramError, histogram
 from controller.analysis.source import MetricSource, QueryRejected, Series
 from controller.analysis.templates import TRAFFIC_PROBE
 
 RANGE_POINTS = 120
 MIN_STEP = 15.0
 MIN_INNER_WINDOW = 60.0
+NOISE_HISTORY = 7200.0
+"""How much of blue's past a gauge's noise model is learned from."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,19 @@ class TrackRef:
 
 @dataclass(frozen=True)
 class Measurement:
-    level: float | None
-    slope: float | None = None
+    """One track's evidence over a window: a latency histogram, error and request counts, or a gauge's
+    level and trend with their errors. ``samples`` is requests for traffic checks and points for gauges."""
+
+    level: Estimate | None = None
+    slope: Estimate | None = None
     requests: float | None = None
+    errors: float | None = None
+    histogram: Histogram | None = None
     samples: int = 0
+
+    @property
+    def found(self) -> bool:
+        return self.level is not None or self.histogram is not None or self.requests is not None
 
 
 class AmbiguousResult(Exception):
@@ -62,26 +74,60 @@ def _single(series: list[Series], query: str) -> float | None:
     return series[0].value
 
 
-def measure(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float) -> Measurement:
-    """Level, slope (when a slope threshold is set), requests and sample count of one track over ``span``."""
+def _count(value: float | None) -> float | None:
+    """A request count from ``increase()``: NaN, infinities and negatives mean nothing was counted."""
+    if value is None:
+        return None
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def measure(
+    plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float, noise: NoiseModel | None = None
+) -> Measurement:
+    """The track's evidence over ``span`` seconds ending at ``at``."""
     values = variables(plan, track, span)
     template = plan.template
     if template is not None and template.raw is not None:
         raw = source.instant(render(template.raw, values), at)
-        summary = summarize(raw, template.aggregation, span, plan.needs_slope, at=at)
-        return Measurement(summary.level, summary.slope, None, summary.samples)
+        summary = summarize(raw, template.aggregation, span, plan.needs_slope, at=at, noise=noise)
+        return Measurement(summary.level, summary.slope, samples=summary.samples)
+    if template is not None and template.buckets is not None:
+        return _histogram(source.instant(render(template.buckets, values), at), template.buckets)
+    if template is not None and template.errors is not None and template.requests is not None:
+        requests = _count(_single(source.instant(render(template.requests, values), at), template.requests))
+        if requests is None:
+            return Measurement()
+        errors = _count(_single(source.instant(render(template.errors, values), at), template.errors)) or 0.0
+        return Measurement(requests=requests, errors=min(errors, requests), samples=round(requests))
     query = plan.level_query
     assert query is not None
     level = _single(source.instant(render(query, values), at), query)
-    requests = None
-    if template is not None and template.requests is not None:
-        requests = _single(source.instant(render(template.requests, values), at), template.requests)
-    slope = _range_slope(plan, source, track, at, span) if plan.needs_slope and level is not None else None
-    samples = round(requests) if requests is not None and math.isfinite(requests) else int(level is not None)
-    return Measurement(level, slope, requests, samples)
+    if level is None:
+        return Measurement()
+    slope = _range_slope(plan, source, track, at, span) if plan.needs_slope else None
+    return Measurement(Estimate(level, 0.0), slope, samples=1)
 
 
-def _range_slope(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float) -> float | None:
+def _histogram(series: list[Series], query: str) -> Measurement:
+    try:
+        h = histogram(series)
+    except HistogramError as exc:
+        raise AmbiguousResult(f"is not a histogram ({exc}): {query}") from None
+    if h is None:
+        return Measurement()
+    return Measurement(requests=h.total, histogram=h, samples=h.requests)
+
+
+def noise_model(plan: Plan, source: MetricSource, track: TrackRef, at: float) -> NoiseModel | None:
+    """An AR(1) noise model of a gauge from the track's last hour (blue's: healthy by definition)."""
+    template = plan.template
+    if template is None or template.raw is None:
+        return None
+    raw = source.instant(render(template.raw, variables(plan, track, NOISE_HISTORY)), at)
+    return learn_noise([s.points for s in raw])
+
+
+def _range_slope(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float) -> Estimate | None:
     """Trend of an instant expression: evaluated every step over the span with a short inner window."""
     step = max(MIN_STEP, span / RANGE_POINTS)
     inner = max(MIN_INNER_WINDOW, 4 * step)
@@ -92,7 +138,7 @@ def _range_slope(plan: Plan, source: MetricSource, track: TrackRef, at: float, s
     result = source.range(render(query, variables(plan, track, inner)), at - span + inner, at, step)
     if len(result) > 1:
         raise AmbiguousResult(f"returned {len(result)} series, expected one; aggregate it, e.g. sum(...): {query}")
-    return theil_sen(result[0].points) if result else None
+    return fit(result[0].points, slope=True)[1] if result else None
 
 
 def served_requests(source: MetricSource, track: TrackRef, at: float, span: float) -> float | None:

@@ -1,9 +1,10 @@
 """The builtin templates: plain PromQL over the metric conventions of DESIGN.md §2.3.
 
 Each template is data, not code, so ``greenlane templates`` can print exactly what runs and which input
-series it needs. Traffic templates (latency, error-rate) carry a ``requests`` query for ``minRequests``;
-gauge templates (memory, db-connections) read raw samples of a range selector, from which both the
-level (window average) and the robust trend are computed.
+series it needs. Traffic templates read counts, so that their intervals come from how many requests were
+seen: latency the histogram's buckets (``buckets``), error-rate the 5xx and all requests (``errors`` over
+``requests``). Gauge templates (memory, db-connections) read raw samples of a range selector, from which
+the level (window average) and the robust trend are computed with their errors.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from controller.analysis.units import BYTES, COUNT, NUMBER, RATIO, SECONDS, Unit
 Aggregation = Literal["per-pod", "total"]
 _SEL = 'namespace="{{ namespace }}",pod=~"{{ pods }}"'
 MINUTE = 60.0
+TRAFFIC_DEFAULT_WINDOW = 5 * MINUTE
+"""The recent window of traffic checks (they also judge everything since their step began)."""
 POSTGRES_CONNECTIONS_METRIC = "greenlane_pg_connections_count"
 """Series of ``config/prometheus/postgres-exporter-queries.yaml``: open connections per application_name."""
 
@@ -24,9 +27,10 @@ POSTGRES_CONNECTIONS_METRIC = "greenlane_pg_connections_count"
 class Template:
     """One builtin template for one ``source``.
 
-    ``level`` is an instant query giving one value per track (traffic templates); ``raw`` is a range
-    selector whose raw samples give the level and the slope (gauge templates); ``aggregation`` says how
-    series combine into the track's value: the mean pod (``per-pod``) or the track's total (``total``).
+    ``buckets`` is the per-``le`` request count of a histogram over the window; ``errors`` and ``requests``
+    count failed and all requests; ``level`` is an instant query giving one value per track; ``raw`` is a
+    range selector whose raw samples give the level and the slope (gauge templates); ``aggregation`` says
+    how series combine into the track's value: the mean pod (``per-pod``) or the track's total (``total``).
     """
 
     name: str
@@ -36,6 +40,8 @@ class Template:
     inputs: tuple[str, ...]
     description: str
     level: str | None = None
+    buckets: str | None = None
+    errors: str | None = None
     requests: str | None = None
     raw: str | None = None
     aggregation: Aggregation = "total"
@@ -43,7 +49,7 @@ class Template:
 
     @property
     def traffic(self) -> bool:
-        return self.requests is not None
+        return self.buckets is not None or self.requests is not None
 
     @property
     def key(self) -> str:
@@ -60,26 +66,22 @@ _LATENCY = Template(
     name="latency",
     source=None,
     unit=SECONDS,
-    default_window=5 * MINUTE,
+    default_window=TRAFFIC_DEFAULT_WINDOW,
     inputs=("http_request_duration_seconds_bucket{namespace,pod,le}", "http_request_duration_seconds_count"),
-    description="quantile (default 0.99) of request duration over the window, from the histogram",
-    level="histogram_quantile({{ quantile }}, sum by (le) "
-    f"(rate(http_request_duration_seconds_bucket{{{_SEL}}}[{{{{ window }}}}])))",
-    requests=f"sum(increase(http_request_duration_seconds_count{{{_SEL}}}[{{{{ window }}}}]))",
-    default_min_requests=100,
+    description="quantile (default 0.99) of request duration over the window, from the histogram's bucket "
+    "counts (interval: order statistics, interpolation error counted)",
+    buckets=f"sum by (le) (increase(http_request_duration_seconds_bucket{{{_SEL}}}[{{{{ window }}}}]))",
 )
 _ERRORS = f'http_requests_total{{{_SEL},status=~"5..|5xx"}}'
 _ERROR_RATE = Template(
     name="error-rate",
     source=None,
     unit=RATIO,
-    default_window=5 * MINUTE,
+    default_window=TRAFFIC_DEFAULT_WINDOW,
     inputs=('http_requests_total{namespace,pod,status} (status "503" or class "5xx")',),
-    description="share of requests answered 5xx over the window",
-    level=f"(sum(increase({_ERRORS}[{{{{ window }}}}])) or vector(0))"
-    f" / sum(increase(http_requests_total{{{_SEL}}}[{{{{ window }}}}]))",
+    description="share of requests answered 5xx over the window (interval: Wilson, Newcombe against blue)",
+    errors=f"sum(increase({_ERRORS}[{{{{ window }}}}])) or vector(0)",
     requests=f"sum(increase(http_requests_total{{{_SEL}}}[{{{{ window }}}}]))",
-    default_min_requests=100,
 )
 _MEMORY_CONTAINER = Template(
     name="memory",

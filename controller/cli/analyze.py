@@ -1,7 +1,11 @@
 """``greenlane analyze``: one evaluation of every check against a live Prometheus, no cluster.
 
 For rollout authors: dry-run thresholds against production before any traffic moves, or backtest them
-at a past instant with ``--at``. Exit codes: 0 Pass, 1 Fail, 3 Inconclusive, 2 bad input or usage.
+at a past instant with ``--at``. It judges exactly as the operator does: the same evaluation
+(:func:`controller.analysis.evaluate_rollout` when the manifest carries the rollout's ``status``, e.g. from
+``kubectl get bgr NAME -o yaml``: evidence since the step began, warm-up, budget share, blue's baseline)
+and the same core assessment (:func:`controller.core.verdicts.assess`: warm-up set-asides, precedence).
+Exit codes: 0 Pass, 1 Fail, 3 Inconclusive (also outage and warm-up), 2 bad input or usage.
 """
 
 from __future__ import annotations
@@ -10,15 +14,19 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from controller.analysis import PrometheusSource, UnsafeValue, evaluate, latest_pod_start
+from controller.analysis import PrometheusSource, UnsafeValue, evaluate, evaluate_rollout, latest_pod_start
 from controller.analysis.evaluate import tracks
 from controller.cli.validate import load_all
-from controller.core.results import CheckResult, overall
+from controller.core.judging import Judging, slot
+from controller.core.results import CheckResult
+from controller.core.verdicts import Assessment, assess, in_warmup
 from controller.model.resource import BlueGreenRollout
+from controller.model.status import CheckStatus
 
+VERDICT = {"pass": "Pass", "fail": "Fail", "critical": "Fail"}
 EXIT = {"Pass": 0, "Fail": 1, "Inconclusive": 3}
 USAGE = 2
 
@@ -49,7 +57,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--warmup-until",
         metavar="TIME",
-        help="exclude green data before this instant; default: newest green pod's process start + analysis.warmup",
+        help="exclude green data before this instant; default: the status' trafficStartedAt + analysis.warmup, "
+        "else the newest green pod's process start + analysis.warmup",
+    )
+    parser.add_argument(
+        "--step-started",
+        metavar="TIME",
+        help="traffic checks also judge all requests since this instant (the step's start); default: the "
+        "status' stepStartedAt, else only their window",
     )
     parser.add_argument("--bearer-token-file", metavar="FILE")
     parser.add_argument("--basic-auth", metavar="USER:PASSWORD_FILE", help="user and a file holding the password")
@@ -125,6 +140,9 @@ def _warmup_until(
 ) -> float | None:
     if args.warmup_until:
         return parse_time(args.warmup_until)
+    status = rollout.status
+    if status is not None and status.traffic_started_at is not None:
+        return status.traffic_started_at.timestamp() + rollout.spec.analysis.warmup
     _, green = tracks(rollout.spec, namespace, args.blue_pods, args.green_pods)
     try:
         started = latest_pod_start(source, namespace, green.pods, at)
@@ -133,49 +151,81 @@ def _warmup_until(
     return None if started is None else started + rollout.spec.analysis.warmup
 
 
+def _judge(
+    args: argparse.Namespace, rollout: BlueGreenRollout, source: PrometheusSource, namespace: str, at: float
+) -> tuple[list[CheckResult], bool]:
+    """The operator's evaluation when the manifest has a status, else one from what the flags say."""
+    spec, status = rollout.spec, rollout.status
+    now = datetime.fromtimestamp(at, UTC)
+    if status is not None and not args.warmup_until and not args.step_started:
+        results = evaluate_rollout(
+            spec, status, source, namespace=namespace, now=now, blue_pods=args.blue_pods, green_pods=args.green_pods
+        )
+        return results, in_warmup(spec, status, now)
+    warmup = _warmup_until(args, rollout, source, namespace, at)
+    started = None if warmup is None else warmup - spec.analysis.warmup
+    judging = Judging(
+        slot=slot(spec, started, at),
+        step_started=parse_time(args.step_started) if args.step_started else None,
+        warmup_until=warmup,
+        green_weight=status.weight if status is not None and status.phase != "Pending" else None,
+        baselines={b.check: b for b in status.baselines} if status is not None else {},
+    )
+    results = evaluate(
+        spec, source, namespace=namespace, at=at, blue_pods=args.blue_pods, green_pods=args.green_pods, judging=judging
+    )
+    return results, warmup is not None and at < warmup
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         rollout = _load(args.filename)
         at = parse_time(args.at) if args.at else time.time()
         namespace = getattr(args, "namespace", None) or rollout.metadata.namespace or "default"
         source = _source(args, rollout)
-        warmup = _warmup_until(args, rollout, source, namespace, at)
-        results = evaluate(
-            rollout.spec,
-            source,
-            namespace=namespace,
-            at=at,
-            blue_pods=args.blue_pods,
-            green_pods=args.green_pods,
-            warmup_until=warmup,
-        )
+        results, warming = _judge(args, rollout, source, namespace, at)
     except (UsageError, UnsafeValue) as exc:
         print(f"greenlane analyze: {exc}", file=sys.stderr)
         return USAGE
-    verdict = overall(results)
-    print(json.dumps(report(verdict, at, results), indent=2) if args.json else text(verdict, at, results))
+    assessment = assess(rollout.spec, tuple(results), warming, datetime.fromtimestamp(at, UTC))
+    verdict = VERDICT.get(assessment.judgement, "Inconclusive")
+    print(json.dumps(report(verdict, at, assessment), indent=2) if args.json else text(verdict, at, assessment))
     return EXIT[verdict]
 
 
-def report(verdict: str, at: float, results: list[CheckResult]) -> dict[str, Any]:
-    checks = [
-        {
-            "name": r.name,
-            "verdict": r.verdict,
-            "green": r.green,
-            "blue": r.blue,
-            "threshold": r.threshold,
-            "samples": r.samples,
-            "message": r.message,
-            "outage": r.outage,
-        }
-        for r in results
-    ]
-    return {"verdict": verdict, "at": at, "checks": checks}
+def _check_json(c: CheckStatus) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "verdict": c.verdict,
+        "green": c.green,
+        "blue": c.blue,
+        "threshold": c.threshold,
+        "samples": c.samples,
+        "blueSamples": c.blue_samples,
+        "estimate": c.estimate,
+        "low": c.low,
+        "high": c.high,
+        "confidence": c.confidence,
+        "needs": c.needs,
+        "needsUnit": c.needs_unit,
+        "baseline": c.baseline,
+        "message": c.message,
+        "outage": c.outage,
+    }
 
 
-def text(verdict: str, at: float, results: list[CheckResult]) -> str:
-    lines = [f"{r.verdict.upper():<12} {r.message}" for r in results]
+def report(verdict: str, at: float, assessment: Assessment) -> dict[str, Any]:
+    return {
+        "verdict": verdict,
+        "judgement": assessment.judgement,
+        "at": at,
+        "checks": [_check_json(c) for c in assessment.checks],
+    }
+
+
+def text(verdict: str, at: float, assessment: Assessment) -> str:
+    lines = [f"{c.verdict.upper():<12} {c.message}" for c in assessment.checks]
     when = datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
-    lines.append(f"verdict: {verdict} at {when}")
+    why = f" ({assessment.judgement}: {assessment.lead.name})" if assessment.lead else f" ({assessment.judgement})"
+    lines.append(f"verdict: {verdict} at {when}{why}")
     return "\n".join(lines)

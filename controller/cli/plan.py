@@ -2,6 +2,8 @@
 
 Authors see how long a rollout takes at best and how long a sustained regression can last before the
 rollback, and can tune ``interval``, ``failureLimit``, windows and pauses with numbers in front of them.
+With ``--rps`` they also see, per step, how much traffic each check needs before it can pass at that
+weight and how long that takes, with a warning where a step's pause is shorter.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 import sys
 from typing import Any
 
+from controller.analysis.needs import HEALTHY_SIGMA, Need, step_needs
+from controller.analysis.report import rough
 from controller.cli.validate import add_file_arguments, file_names, load_all
 from controller.core.plan import SCRAPE_LAG_SECONDS, RolloutPlan, StepPlan, plan
 from controller.model.load import Loaded
@@ -26,8 +30,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "earliest promotion, and the worst-case time from a sustained breach to rollback.",
     )
     add_file_arguments(parser)
+    parser.add_argument(
+        "--rps",
+        type=_positive,
+        metavar="REQ_PER_S",
+        help="the service's total request rate: per step, the traffic each check needs before it can pass",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output (seconds)")
     parser.set_defaults(handler=run)
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid request rate {text!r}: expected a number such as 20") from None
+    if not math.isfinite(value) or value <= 0 or value > 1e7:
+        raise argparse.ArgumentTypeError(f"invalid request rate {text!r}: expected a number in (0, 1e7]")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,10 +55,11 @@ def run(args: argparse.Namespace) -> int:
     if names is None:
         return 2
     loaded, problems = load_all(names, args.recursive)
+    rps = args.rps
     if args.json:
-        print(json.dumps([_as_json(item, plan(item.rollout.spec)) for item in loaded], indent=2))
+        print(json.dumps([_as_json(item, plan(item.rollout.spec), rps) for item in loaded], indent=2))
     else:
-        print("\n\n".join(render(item, plan(item.rollout.spec)) for item in loaded))
+        print("\n\n".join(render(item, plan(item.rollout.spec), rps) for item in loaded))
     for problem in problems:
         print(problem, file=sys.stderr)
     return 1 if problems else 0
@@ -48,7 +69,7 @@ def _d(seconds: float) -> str:
     return "manual" if math.isinf(seconds) else format_duration(seconds)
 
 
-def render(item: Loaded, timeline: RolloutPlan) -> str:
+def render(item: Loaded, timeline: RolloutPlan, rps: float | None = None) -> str:
     spec = item.rollout.spec
     lines = [
         f"{item.rollout.key} ({item.source}:{item.line})",
@@ -74,7 +95,40 @@ def render(item: Loaded, timeline: RolloutPlan) -> str:
         f"  worst case = max(window + {_d(SCRAPE_LAG_SECONDS)} scrape lag, warm-up for level checks)"
         " + evaluations x interval; '+' = after a human promote"
     )
+    if rps is not None:
+        lines += _evidence(item, rps)
     return "\n".join(lines)
+
+
+def _evidence(item: Loaded, rps: float) -> list[str]:
+    """Per step and check: green requests a healthy green needs to pass, and how long they take."""
+    spec = item.rollout.spec
+    lines = [
+        f"  evidence to pass at {rps:g} req/s (a healthy green; latency assumes a log-normal tail, sigma "
+        f"{HEALTHY_SIGMA}, and fine buckets, so real needs are higher; analyze shows them):",
+        f"  {'step':>4}  {'weight':>6}  {'check':<18}  {'green requests':>14}  {'takes':>7}  note",
+    ]
+    warnings: list[str] = []
+    for number, (step, row) in enumerate(zip(spec.steps, step_needs(spec, rps), strict=True), start=1):
+        for need in row:
+            requests = f"{need.requests:,}" if need.requests is not None else "-"
+            takes = rough(need.seconds) if need.seconds is not None else "-"
+            lines.append(f"  {number:>4}  {step.weight:>5}%  {need.check:<18}  {requests:>14}  {takes:>7}  {need.note}")
+        slowest = _slowest(row)
+        if slowest is not None and not step.manual and (slowest.seconds or 0) > step.pause:
+            warnings.append(
+                f"  warning: step {number} ({step.weight}%) pauses {_d(step.pause)} but {slowest.check} needs "
+                f"~{rough(slowest.seconds or 0)} at {rps * step.weight / 100:g} req/s; it will hold that long "
+                "(raise the pause, the weight or maxHold)"
+            )
+        elif slowest is None and any(n.note.startswith("blue") for n in row):
+            warnings.append(f"  warning: step {number} ({step.weight}%): {row[0].note}")
+    return lines + warnings
+
+
+def _slowest(row: list[Need]) -> Need | None:
+    timed = [n for n in row if n.seconds is not None]
+    return max(timed, key=lambda n: n.seconds or 0.0) if timed else None
 
 
 def _gated(timeline: RolloutPlan, step: StepPlan) -> bool:
@@ -82,8 +136,24 @@ def _gated(timeline: RolloutPlan, step: StepPlan) -> bool:
     return any(s.manual and s.number <= step.number for s in timeline.steps)
 
 
-def _as_json(item: Loaded, timeline: RolloutPlan) -> dict[str, Any]:
+def _evidence_json(item: Loaded, rps: float) -> list[dict[str, Any]]:
+    spec = item.rollout.spec
+    return [
+        {
+            "step": number,
+            "weight": step.weight,
+            "checks": [
+                {"name": n.check, "greenRequests": n.requests, "seconds": n.seconds, "note": n.note} for n in row
+            ],
+        }
+        for number, (step, row) in enumerate(zip(spec.steps, step_needs(spec, rps), strict=True), start=1)
+    ]
+
+
+def _as_json(item: Loaded, timeline: RolloutPlan, rps: float | None = None) -> dict[str, Any]:
+    extra: dict[str, Any] = {} if rps is None else {"rps": rps, "evidence": _evidence_json(item, rps)}
     return {
+        **extra,
         "rollout": item.rollout.key,
         "source": f"{item.source}:{item.line}",
         "steps": [

@@ -28,9 +28,12 @@ def describe(template: Template) -> str:
     lines += [f"  reads:    {series}" for series in template.inputs]
     if template.level:
         lines.append(f"  query:    {template.level}")
+    if template.buckets:
+        lines.append(f"  buckets:  {template.buckets}")
+    if template.errors:
+        lines.append(f"  errors:   {template.errors}")
     if template.requests:
         lines.append(f"  requests: {template.requests}")
-        lines.append(f"  minRequests default: {template.default_min_requests}")
     if template.raw:
         how = "mean over pods of each pod's sum" if template.aggregation == "per-pod" else "sum over all series"
         lines.append(f"  samples:  {template.raw}")

@@ -5,7 +5,12 @@
   a failing ``critical`` check rolls back at once.
 - An outage or other inconclusive evaluation clears the pass streak but leaves the failure streak alone
   (no evidence either way), and holds the step: weight frozen, one Warning when the hold begins.
+  Verdicts need evidence, so the first evaluations of a step are usually Inconclusive: while the
+  step's pause has not elapsed that is gathering evidence, not a hold (no Warning, no ``maxHold`` clock);
+  only checks still inconclusive once the pause is over hold the step.
 - A hold that lasts ``maxHold`` pauses for a human, or rolls back with ``onHold: rollback``.
+- While blue still serves traffic, each check's blue window is kept in ``status.baselines`` (the last
+  one before the cutover is what relative checks compare with at 100%, when blue serves nothing).
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 from controller.core.conditions import ANALYSIS_HEALTHY
 from controller.core.draft import Draft, duration
 from controller.core.events import EventReason
+from controller.core.results import CheckResult
 from controller.core.rollback import start_rollback
 from controller.core.schedule import evaluation_due
 from controller.core.skew import CLOCK_SYNCHRONIZED, skew_problem
 from controller.core.verdicts import Assessment, assess, in_warmup, summary
-from controller.model.status import HoldKind
+from controller.model.status import Baseline, HoldKind
 
 
 def absorb_evaluation(d: Draft) -> None:
@@ -37,6 +43,7 @@ def absorb_evaluation(d: Draft) -> None:
     warming = in_warmup(d.spec, d.status, d.now)
     assessment = assess(d.spec, results, warming, d.now)
     d.update(last_evaluation_at=d.now, checks=assessment.checks)
+    keep_baselines(d, results)
     judgement = assessment.judgement
     if judgement == "pass":
         _passed(d)
@@ -45,9 +52,41 @@ def absorb_evaluation(d: Draft) -> None:
     elif judgement == "warmup":
         d.update(consecutive_passes=0)
         d.condition(ANALYSIS_HEALTHY, "Unknown", "WarmingUp", "level checks set aside during warm-up")
+    elif judgement == "inconclusive" and _baking(d):
+        _gathering(d, assessment)
     else:
         d.update(consecutive_passes=0)
         _hold(d, assessment)
+
+
+def keep_baselines(d: Draft, results: tuple[CheckResult, ...]) -> None:
+    """Keep each check's latest well-measured blue window while blue serves traffic (bounded: one per check)."""
+    names = {c.name for c in d.spec.analysis.checks}
+    kept: dict[str, Baseline] = {b.check: b for b in d.status.baselines if b.check in names}
+    if d.status.weight < 100:
+        for r in results:
+            if r.baseline_candidate is not None and r.name in names:
+                kept[r.name] = r.baseline_candidate
+    ordered = [kept[c.name] for c in d.spec.analysis.checks if c.name in kept]
+    if ordered != d.status.baselines:
+        d.update(baselines=ordered)
+
+
+def _baking(d: Draft) -> bool:
+    """The step's pause has not elapsed: too little evidence is expected, not a reason to hold."""
+    status = d.status
+    if status.pause_lifted or status.step_started_at is None:
+        return False
+    return d.since(status.step_started_at) < d.step.pause
+
+
+def _gathering(d: Draft, assessment: Assessment) -> None:
+    d.update(consecutive_passes=0)
+    if d.status.hold_kind == "PrometheusUnavailable":
+        _end_hold(d)
+    lead = assessment.lead
+    detail = lead.message if lead else summary(assessment.checks)
+    d.condition(ANALYSIS_HEALTHY, "Unknown", "GatheringEvidence", detail)
 
 
 def _passed(d: Draft) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from controller.model.status import Baseline
+
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
 PASS: Verdict = "Pass"
 FAIL: Verdict = "Fail"
@@ -24,6 +26,12 @@ class CheckResult:
     used in status, events and logs ("p99-latency 0.41s is 1.31x blue 0.31s, limit 1.10x").
     ``outage`` marks an Inconclusive caused by Prometheus being unreachable or erroring, which holds
     the rollout instead of counting against green.
+
+    The evidence: ``samples``/``blue_samples`` (requests, or points for gauges); ``estimate`` with
+    ``[low, high]`` at two-sided ``confidence`` for the judged quantity (ratio, difference, level or slope);
+    ``needs`` more requests (or seconds) for a verdict when Inconclusive; ``baseline`` names the stored blue
+    window used once blue serves no traffic; ``baseline_candidate`` is blue's window of this evaluation,
+    which the core keeps as the baseline while blue still serves traffic.
     """
 
     name: str
@@ -42,6 +50,15 @@ class CheckResult:
     """(green, blue) levels over the window, whatever threshold decided."""
     slopes: tuple[float | None, float | None] | None = None
     """(green, blue) trends per second, when the check has a slope threshold."""
+    blue_samples: int = 0
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    confidence: float | None = None
+    needs: float | None = None
+    needs_unit: Literal["requests", "seconds"] | None = None
+    baseline: str = ""
+    baseline_candidate: Baseline | None = None
 
 
 def overall(results: list[CheckResult] | tuple[CheckResult, ...]) -> Verdict:

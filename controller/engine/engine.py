@@ -176,7 +176,7 @@ class _Run:
         if evaluation_due(spec, status, now):
             skew = self.world.clock_skew()
             if skew_problem(skew) is None:
-                results = tuple(self.world.evaluate(spec, now, weight, (blue, green)))
+                results = tuple(self.world.evaluate(spec, status, now, (blue, green)))
         return Observations(weight, blue, green, results, skew, self.view.deletion)
 
     def _confirm(

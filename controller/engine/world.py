@@ -76,11 +76,12 @@ class World(Protocol):
     def evaluate(
         self,
         spec: RolloutSpec,
+        status: RolloutStatus,
         at: datetime,
-        router_weight: int | None,
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
-        """Every check at ``at``; a failing check is Inconclusive with its error, never an exception."""
+        """Every check at ``at``, judged as the rollout in ``status`` is (evidence windows, warm-up, budget, blue's
+        baseline); a failing check is Inconclusive with its error, never an exception."""
         ...
 
     def write_status(self, status: RolloutStatus) -> None:

@@ -15,7 +15,7 @@ import structlog
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from controller.analysis import default_pods_regex, evaluate, python_versions
+from controller.analysis import default_pods_regex, evaluate_rollout, python_versions
 from controller.analysis.prometheus import PrometheusSource
 from controller.analysis.source import SourceUnavailable
 from controller.core.actions import EmitEvent
@@ -142,21 +142,20 @@ class KubeWorld:
     def evaluate(
         self,
         spec: RolloutSpec,
+        status: RolloutStatus,
         at: datetime,
-        router_weight: int | None,
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
         assert self._source is not None  # read_rollout made the spec unusable otherwise
         blue, green = tracks
-        return evaluate(
+        return evaluate_rollout(
             spec,
+            status,
             self._source,
             namespace=self.namespace,
-            at=at.timestamp(),
+            now=at,
             blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
             green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
-            warmup_until=None,  # the core discounts level checks during warm-up itself
-            green_weight=router_weight,
         )
 
     # ---- writes ----------------------------------------------------------------------------------

@@ -35,6 +35,11 @@ MAX_STEPS = 20
 MAX_CHECKS = 32
 MAX_HEADERS = 16
 
+# --- probabilities ------------------------------------------------------------------------------------
+CONFIDENCE = (0.5, 0.9999)
+"""Chance a healthy green survives the whole rollout without a false Fail. Under 0.5 a coin flip rolls back;
+over 0.9999 the per-check budget is so small that no realistic amount of traffic could ever fail a check."""
+
 # --- strings ------------------------------------------------------------------------------------------
 QUERY_MAX_LENGTH = 4096
 """PromQL a human writes is well under 1 KiB; 4 KiB leaves room and keeps the GET URL under proxy limits."""

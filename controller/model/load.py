@@ -23,6 +23,7 @@ from controller.model.crd import known_fields
 from controller.model.marks import item_nodes, line_of
 from controller.model.resource import BlueGreenRollout
 from controller.model.safe_yaml import YamlProblem, compose_documents
+from controller.model.status import RolloutStatus
 
 _MISSING = object()
 
@@ -154,20 +155,32 @@ def validate_document(document: Any, source: str, index: int, node: yaml.Node | 
             )
         ]
     try:
-        rollout = BlueGreenRollout.model_validate(document, strict=True)
+        rollout = BlueGreenRollout.model_validate({k: v for k, v in document.items() if k != "status"}, strict=True)
     except ValidationError as exc:
         return [_located(_problem(error, source, index), error, node) for error in exc.errors()]
-    return Loaded(source, index, rollout, line_of(node, ()))
+    line = line_of(node, ())
+    if document.get("status") is None:
+        return Loaded(source, index, rollout, line)
+    try:  # the controller's status as `kubectl get -o yaml` prints it (timestamps as strings): lenient
+        status = RolloutStatus.model_validate(document["status"])
+    except ValidationError as exc:
+        return [
+            _located(_problem(error, source, index, ("status",)), error, node, ("status",))
+            for error in exc.errors()
+        ]
+    return Loaded(source, index, rollout.model_copy(update={"status": status}), line)
 
 
-def _located(problem: Problem, error: ErrorDetails, node: yaml.Node | None) -> Problem:
+def _located(
+    problem: Problem, error: ErrorDetails, node: yaml.Node | None, prefix: tuple[str | int, ...] = ()
+) -> Problem:
     cause = (error.get("ctx") or {}).get("error")
-    loc = tuple(error["loc"]) + (cause.path if isinstance(cause, FieldProblem) else ())
+    loc = prefix + tuple(error["loc"]) + (cause.path if isinstance(cause, FieldProblem) else ())
     return replace(problem, line=line_of(node, loc))
 
 
-def _problem(error: ErrorDetails, source: str, index: int) -> Problem:
-    loc = tuple(error["loc"])
+def _problem(error: ErrorDetails, source: str, index: int, prefix: tuple[str | int, ...] = ()) -> Problem:
+    loc = prefix + tuple(error["loc"])
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, FieldProblem):
         return Problem(source, index, format_path(loc + cause.path), cause.message, cause.got)

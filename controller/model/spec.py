@@ -317,6 +317,14 @@ class Analysis(Model):
         default=600.0, description="How long an outage or inconclusive data may hold a step."
     )
     on_hold: Literal["pause", "rollback"] = Field(default="pause", description="What happens after maxHold.")
+    confidence: float = Field(
+        default=0.99,
+        allow_inf_nan=False,
+        ge=limits.CONFIDENCE[0],
+        le=limits.CONFIDENCE[1],
+        description="Probability that a healthy green goes through the whole rollout without a single false "
+        "Fail: 1 - confidence is the false-rollback budget shared by every check and evaluation.",
+    )
     checks: list[Check] = Field(min_length=1, max_length=limits.MAX_CHECKS)
 
     model_config = ConfigDict(

@@ -55,6 +55,18 @@ class CheckStatus(StatusModel):
     blue: float | None = None
     threshold: str = ""
     samples: int = 0
+    blue_samples: int = Field(default=0, description="Blue's requests (or points) behind its value.")
+    estimate: float | None = Field(
+        default=None, description="The judged quantity: green/blue ratio, difference, level or slope."
+    )
+    low: float | None = Field(default=None, description="Lower end of the judged quantity's interval.")
+    high: float | None = Field(default=None, description="Upper end of the judged quantity's interval.")
+    confidence: float | None = Field(default=None, description="Two-sided confidence of [low, high].")
+    needs: float | None = Field(
+        default=None, description="About how many more green requests (or seconds of data) a verdict needs."
+    )
+    needs_unit: Literal["requests", "seconds"] | None = None
+    baseline: str = Field(default="", description="The stored blue window used when blue serves no traffic.")
     message: str = ""
     outage: bool = Field(default=False, description="Inconclusive because Prometheus was unreachable or erroring.")
     evaluated_at: datetime | None = None
@@ -66,6 +78,29 @@ class CheckStatus(StatusModel):
     slope: TrackValues | None = Field(
         default=None, description="Each track's trend in unit per second, when the check has a slope threshold."
     )
+
+
+class Baseline(StatusModel):
+    """Blue's last well-measured window of one check before the cutover, judged against at 100%.
+
+    Bounded: a histogram keeps at most 64 finite buckets (``le``, cumulative ``counts``); gauges keep the
+    window's level and trend with their variances and degrees of freedom.
+    """
+
+    check: str
+    since: datetime
+    until: datetime
+    weight: int = Field(ge=0, le=100, description="Green's weight while blue was measured.")
+    requests: float | None = None
+    errors: float | None = None
+    le: list[float] = Field(default_factory=list, max_length=64)
+    counts: list[float] = Field(default_factory=list, max_length=64)
+    level: float | None = None
+    level_var: float | None = None
+    slope: float | None = None
+    slope_var: float | None = None
+    dof: float | None = None
+    samples: int = 0
 
 
 class Condition(StatusModel):
@@ -176,6 +211,11 @@ class RolloutStatus(StatusModel):
         default=None, description="Which spec the progress above was made under; tells what an edit changed."
     )
     checks: list[CheckStatus] = Field(default_factory=list)
+    baselines: list[Baseline] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Blue's last well-measured window per check, for relative checks once blue serves nothing.",
+    )
     conditions: list[Condition] = Field(default_factory=list)
 
     @computed_field(  # type: ignore[prop-decorator]

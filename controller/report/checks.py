@@ -35,6 +35,10 @@ def _level_query(plan: Plan) -> str:
         return q.CONNECTIONS[plan.template.source if plan.template and plan.template.source else "server"]
     if check.template == "python-version":
         return q.PODS_REPORTING
+    if check.template == "latency":
+        return q.LATENCY_QUANTILE
+    if check.template == "error-rate":
+        return q.ERROR_RATE
     query = plan.level_query
     assert query is not None, f"check {check.name} has neither a template level nor a query"
     return query

@@ -39,6 +39,13 @@ CPU = (
     f"avg(sum by (pod) (rate(container_cpu_usage_seconds_total{{{SEL},{CONTAINERS}}}[{{{{ rate }}}}])))",
     f"avg(sum by (pod) (rate(process_cpu_seconds_total{{{SEL}}}[{{{{ rate }}}}])))",
 )
+LATENCY_QUANTILE = (
+    "histogram_quantile({{ quantile }}, sum by (le) "
+    f"(rate(http_request_duration_seconds_bucket{{{SEL}}}[{{{{ window }}}}])))"
+)
+"""The latency check's quantile over its window, as a line in time (the check itself judges bucket counts)."""
+ERROR_RATE = f"({ERRORS}) / sum(increase(http_requests_total{{{SEL}}}[{{{{ window }}}}]))"
+"""The error-rate check's ratio over its window, as a line in time."""
 PODS_REPORTING = f"count(python_info{{{SEL}}})"
 OPERATOR_WEIGHT = 'greenlane_rollout_green_weight_percent{namespace="{{ namespace }}",rollout="{{ rollout }}"}'
 OPERATOR_VERDICT = 'greenlane_check_verdict{namespace="{{ namespace }}",rollout="{{ rollout }}"} == 1'

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from controller.analysis import PrometheusSource, SourceUnavailable, evaluate, python_versions
+from controller.analysis import PrometheusSource, SourceUnavailable, evaluate_rollout, python_versions
 from controller.clock import Clock
 from controller.core.actions import EmitEvent
 from controller.core.commands import Command
@@ -76,21 +76,19 @@ class SandboxWorld:
     def evaluate(
         self,
         spec: RolloutSpec,
+        status: RolloutStatus,
         at: datetime,
-        router_weight: int | None,
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
-        # Green's warm-up ends long before its first evaluation (the sandbox starts it before any step), so no
-        # window needs clipping; warmup_until=None keeps every window at its full length.
-        results = evaluate(
+        # The operator's judging path: evidence windows, warm-up, budget and blue's baseline from the status.
+        results = evaluate_rollout(
             spec,
+            status,
             self.source,
             namespace=self.sandbox.config.namespace,
-            at=at.timestamp(),
+            now=at,
             blue_pods=self.sandbox.blue.pod,
             green_pods=self.sandbox.green.pod,
-            warmup_until=None,
-            green_weight=router_weight,
         )
         self._on_evaluation(self.status, results, at)
         return results

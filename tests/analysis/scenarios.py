@@ -32,7 +32,7 @@ HEALTHY = Scenario("shop", blue("checkout"), green("checkout"), extra={"gunicorn
 SCENARIOS = [
     HEALTHY,
     scenario("leak", leak=40 * MIB / 3600),
-    scenario("dbcreep", db_creep=30 / 3600),
+    scenario("dbcreep", db_creep=90 / 3600),
     scenario("slow", p99=0.31 * 1.3),
     scenario("errors", spike=(240.0, 0.08), status_class=True),
     scenario("missing", histogram="http_server_request_duration_seconds"),
@@ -44,7 +44,7 @@ BY_NAMESPACE = {s.namespace: s for s in SCENARIOS}
 assert max(t.started for s in SCENARIOS for t in (s.blue, s.green)) <= DURATION
 
 DEFAULT_CHECKS: list[dict[str, Any]] = [
-    {"name": "p99-latency", "template": "latency", "quantile": 0.99, "maxRatioToBlue": 1.10, "minRequests": 100},
+    {"name": "p99-latency", "template": "latency", "quantile": 0.99, "maxRatioToBlue": 1.10, "window": "30m"},
     {"name": "errors", "template": "error-rate", "max": 0.01, "minRequests": 200},
     {"name": "memory", "template": "memory", "maxRatioToBlue": 1.30, "maxSlopeOverBlue": "20Mi/h"},
     {"name": "db-connections", "template": "db-connections", "max": 80, "maxSlopeOverBlue": "20/h"},

@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from controller.analysis import PrometheusSource, evaluate
 from controller.cli import main
+from controller.core.judging import Judging
+from controller.model.resource import BlueGreenRollout
 from tests.analysis.scenarios import BY_NAMESPACE, manifest
 from tests.analysis.traces import ANCHOR
 from tests.conftest import REPO
@@ -30,9 +33,10 @@ def analyze(
 
 def as_json(out: str) -> dict[str, Any]:
     document: dict[str, Any] = json.loads(out)
-    assert set(document) == {"verdict", "at", "checks"}
+    assert set(document) == {"verdict", "judgement", "at", "checks"}
     for check in document["checks"]:
         assert {"name", "verdict", "green", "blue", "threshold", "samples", "message"} <= set(check)
+        assert {"blueSamples", "estimate", "low", "high", "confidence", "needs", "needsUnit", "baseline"} <= set(check)
     return document
 
 
@@ -69,12 +73,15 @@ def test_text_output_and_rfc3339_time(prometheus_url: str, tmp_path: Path, capsy
     code = main(["analyze", "-f", str(path), "--prometheus", prometheus_url, "--at", at])
     out = capsys.readouterr().out
     assert code == 1
-    assert "FAIL         memory slope +" in out and out.strip().splitlines()[-1].startswith("verdict: Fail")
+    assert "FAIL         memory slope +" in out
+    assert out.strip().splitlines()[-1].startswith("verdict: Fail") and out.strip().endswith("(fail: memory)")
 
 
 def test_sample_manifest_passes_against_healthy_traces(prometheus_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Thirty minutes into a step (``--step-started``) the sample's checks have the evidence to pass."""
     sample = REPO / "config" / "samples" / "checkout-gateway-api.yaml"
-    code = main(["analyze", "-f", str(sample), "--prometheus", prometheus_url, "--at", str(ANCHOR), "--json"])
+    args = ["--prometheus", prometheus_url, "--at", str(ANCHOR), "--step-started", str(ANCHOR - 1800), "--json"]
+    code = main(["analyze", "-f", str(sample), *args])
     document = as_json(capsys.readouterr().out)
     assert code == 0, document
     assert {c["name"]: c["verdict"] for c in document["checks"]}["worker-restarts"] == "Pass"
@@ -125,7 +132,7 @@ def test_templates_prints_promql_and_inputs(capsys: pytest.CaptureFixture[str]) 
     assert main(["templates"]) == 0
     out = capsys.readouterr().out
     for needle in (
-        "histogram_quantile({{ quantile }}",
+        "sum by (le) (increase(http_request_duration_seconds_bucket{",
         "http_requests_total{namespace,pod,status}",
         "container_memory_working_set_bytes",
         "process_resident_memory_bytes",
@@ -144,3 +151,72 @@ def test_postgres_query_file_defines_the_series_the_template_reads() -> None:
     assert f"{namespace}_count" == "greenlane_pg_connections_count"
     assert metrics == {"application_name": "LABEL", "count": "GAUGE"}
     assert "pg_stat_activity" in spec["query"] and "application_name" in spec["query"]
+
+
+def _with_status(tmp_path: Path, namespace: str, status: dict[str, Any], url: str) -> Path:
+    document = manifest(BY_NAMESPACE[namespace], address=url)
+    document["status"] = status
+    path = tmp_path / f"{namespace}-status.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def test_at_100_percent_relative_checks_use_the_stored_blue_baseline(
+    prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """analyze with the rollout's status judges as the operator did: blue's window kept before the cutover."""
+    rollout = BlueGreenRollout.model_validate(manifest(BY_NAMESPACE["shop"]))
+    source = PrometheusSource(prometheus_url)
+    before = ANCHOR - 1200
+    kept = [
+        r.baseline_candidate
+        for r in evaluate(rollout.spec, source, namespace="shop", at=before, judging=Judging(green_weight=50))
+        if r.baseline_candidate is not None
+    ]
+    assert {b.check for b in kept} == {"p99-latency", "errors", "memory", "db-connections"}
+    status = {
+        "phase": "Progressing",
+        "currentStep": 1,
+        "weight": 100,
+        "stepStartedAt": _iso(ANCHOR - 1100),
+        "trafficStartedAt": _iso(ANCHOR - 2400),
+        "baselines": [b.to_wire() for b in kept],
+    }
+    path = _with_status(tmp_path, "shop", status, prometheus_url)
+    assert main(["analyze", "-f", str(path), "--at", str(ANCHOR), "--json"]) == 0
+    checks = {c["name"]: c for c in as_json(capsys.readouterr().out)["checks"]}
+    latency = checks["p99-latency"]
+    assert latency["baseline"].startswith("its ") and "at green 50%, before the cutover" in latency["baseline"]
+    assert "blue from its" in latency["message"] and latency["verdict"] == "Pass"
+    assert latency["blueSamples"] == round(kept[0].requests or 0)
+
+
+def test_without_a_baseline_blue_at_zero_traffic_is_inconclusive_and_says_why(
+    prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = {"phase": "Progressing", "currentStep": 1, "weight": 100, "stepStartedAt": _iso(ANCHOR - 1100)}
+    path = _with_status(tmp_path, "idle", status, prometheus_url)
+    assert main(["analyze", "-f", str(path), "--at", str(ANCHOR), "--json"]) in (1, 3)
+    memory = {c["name"]: c for c in as_json(capsys.readouterr().out)["checks"]}["memory"]
+    assert "no baseline was kept before the cutover" in memory["message"]
+
+
+def test_during_warm_up_the_core_sets_level_checks_aside(
+    prometheus_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = {
+        "phase": "Progressing",
+        "weight": 25,
+        "stepStartedAt": _iso(ANCHOR - 1800),
+        "trafficStartedAt": _iso(ANCHOR - 30),
+    }
+    path = _with_status(tmp_path, "slow", status, prometheus_url)
+    assert main(["analyze", "-f", str(path), "--at", str(ANCHOR), "--json", "--warmup-until", str(ANCHOR - 1800)]) == 1
+    assert as_json(capsys.readouterr().out)["judgement"] == "fail"  # flags override the status' warm-up
+    assert main(["analyze", "-f", str(path), "--at", str(ANCHOR), "--json"]) == 3
+    document = as_json(capsys.readouterr().out)
+    assert document["judgement"] in ("warmup", "inconclusive")

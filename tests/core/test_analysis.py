@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from controller.core.actions import SetWeight
-from controller.core.results import FAIL, INCONCLUSIVE
-from tests.core.builders import Loop, failing, make_spec, outage, passing, reasons, weights, with_result
+from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult
+from controller.model.status import Baseline
+from tests.core.builders import T0, Loop, failing, make_spec, outage, passing, reasons, weights, with_result
 
 
 def test_failure_limit_consecutive_failures_roll_back_with_the_numbers() -> None:
@@ -113,12 +117,25 @@ def test_a_fail_during_an_outage_still_counts() -> None:
     assert decision.actions[0] == SetWeight(0)
 
 
-def test_lasting_inconclusive_data_holds_then_pauses() -> None:
+def test_inconclusive_while_the_step_bakes_gathers_evidence_without_a_hold() -> None:
+    spec = make_spec(maxHold="1m", steps=[{"weight": 25, "pause": "5m"}, {"weight": 100}])
+    loop = Loop(spec)
+    loop.start()
+    few = with_result(spec, "p99-latency", INCONCLUSIVE, "p99-latency: needs about 900 more green requests")
+    events = loop.run(240, few)
+    assert events == [] and loop.status.hold_since is None and loop.status.phase == "Progressing"
+    condition = next(c for c in loop.status.conditions if c.type == "AnalysisHealthy")
+    assert (condition.status, condition.reason) == ("Unknown", "GatheringEvidence")
+    assert "needs about 900 more" in condition.message
+
+
+def test_lasting_inconclusive_data_holds_once_the_pause_is_over_then_pauses() -> None:
     spec = make_spec(maxHold="1m")
     loop = Loop(spec)
     loop.start()
     few = with_result(spec, "p99-latency", INCONCLUSIVE, "p99-latency: 12 requests, minRequests 100")
-    events = loop.run(90, few)
+    assert loop.run(30, few) == []  # the 1m pause is still running
+    events = loop.run(120, few)
     assert events == ["AnalysisInconclusive", "Paused"]
     assert "analysis inconclusive" in loop.status.message
 
@@ -157,3 +174,61 @@ def test_warmup_does_not_shield_trend_checks() -> None:
     loop.start()
     decision = loop.step(failing(spec, "memory"), advance=30)
     assert decision.actions[0] == SetWeight(0)
+
+
+def _kept(spec: Any, name: str, weight: int, at: datetime) -> CheckResult:
+    window = Baseline(check=name, since=at - timedelta(minutes=5), until=at, weight=weight, requests=4000.0)
+    return CheckResult(name, PASS, f"{name} ok", 1.0, 1.0, "<= 1.10x blue", 100, baseline_candidate=window)
+
+
+def test_blue_windows_are_kept_while_blue_serves_and_frozen_at_the_cutover() -> None:
+    spec = make_spec(steps=[{"weight": 50, "pause": "1m"}, {"weight": 100, "pause": "5m"}])
+    loop = Loop(spec)
+    loop.start()
+    seen = []
+    for _ in range(6):
+        results = tuple(
+            _kept(spec, c.name, loop.status.weight, loop.now + timedelta(seconds=30)) for c in spec.analysis.checks
+        )
+        loop.step(results, advance=30)
+        seen.append((loop.status.weight, [b.until for b in loop.status.baselines]))
+    at_50 = [until for weight, until in seen if weight == 50]
+    assert at_50, seen
+    at_100 = [until for weight, until in seen if weight == 100]
+    assert at_100 and all(u == at_100[0] for u in at_100), "no new baseline once blue serves nothing"
+    assert [b.check for b in loop.status.baselines] == ["p99-latency", "errors"]
+    assert all(b.weight == 50 for b in loop.status.baselines)
+
+
+def test_baselines_of_checks_no_longer_in_the_spec_are_dropped() -> None:
+    spec = make_spec()
+    loop = Loop(spec)
+    loop.start()
+    stale = Baseline(check="gone", since=T0, until=T0, weight=25)
+    loop.status = loop.status.model_copy(update={"baselines": [stale]})
+    loop.step(passing(spec), advance=30)
+    assert [b.check for b in loop.status.baselines] == []
+
+
+def test_status_carries_each_check_s_evidence() -> None:
+    spec = make_spec()
+    loop = Loop(spec)
+    loop.start()
+    evidence = replace(
+        passing(spec)[0],
+        blue_samples=40_000,
+        estimate=1.02,
+        low=0.95,
+        high=1.08,
+        confidence=0.9,
+        needs=None,
+        baseline="its 12:00:00-12:05:00Z window at green 50%, before the cutover",
+    )
+    loop.step((evidence, passing(spec)[1]), advance=30)
+    latency = loop.status.checks[0]
+    assert (latency.blue_samples, latency.estimate, latency.low, latency.high) == (40_000, 1.02, 0.95, 1.08)
+    assert latency.confidence == 0.9 and latency.baseline.startswith("its 12:00:00")
+    unsure = replace(passing(spec)[0], verdict=INCONCLUSIVE, needs=1200.0, needs_unit="requests", high=math.inf)
+    loop.step((unsure, passing(spec)[1]), advance=30)
+    latency = loop.status.checks[0]
+    assert latency.needs == 1200.0 and latency.needs_unit == "requests" and latency.high is None  # JSON-safe

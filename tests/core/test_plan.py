@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 
+from controller.analysis.needs import latency_ratio_high
 from controller.cli import main
 from controller.core.plan import plan
 from tests.conftest import REPO
@@ -107,3 +109,37 @@ def test_bad_input_is_a_problem_line_not_a_traceback(tmp_path: Path, capsys: pyt
 def test_no_files_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan"]) == 2
     assert "give at least one file" in capsys.readouterr().err
+
+
+def test_rps_says_how_much_traffic_each_check_needs_per_step(capsys: pytest.CaptureFixture[str]) -> None:
+    path = SAMPLES / "checkout-gateway-api.yaml"
+    assert main(["plan", "--json", "--rps", "20", "-f", str(path)]) == 0
+    [low] = json.loads(capsys.readouterr().out)
+    assert main(["plan", "--json", "--rps", "200", "-f", str(path)]) == 0
+    [high] = json.loads(capsys.readouterr().out)
+    first = {c["name"]: c for c in low["evidence"][0]["checks"]}
+    assert first["p99-latency"]["greenRequests"] > 1000  # p99 within 1.10x needs thousands of requests
+    # The same requests take ten times as long at a tenth of the traffic.
+    ten_times = {c["name"]: c for c in high["evidence"][0]["checks"]}
+    assert first["p99-latency"]["seconds"] == pytest.approx(10 * ten_times["p99-latency"]["seconds"])
+    assert first["memory"]["greenRequests"] is None and first["memory"]["seconds"] == 300  # trends need time
+    assert all(c["name"] != "python" for step in low["evidence"] for c in step["checks"])
+
+
+def test_rps_warns_when_a_pause_is_too_short(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--rps", "20", "-f", str(SAMPLES / "checkout-gateway-api.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "evidence to pass at 20 req/s" in out
+    assert "warning: step 1 (5%) pauses 2m but p99-latency needs ~" in out and "at 1 req/s" in out
+
+
+@pytest.mark.parametrize("rps", ["0", "-5", "fast", "nan"])
+def test_bad_rps_is_a_usage_error(rps: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["plan", "--rps", rps, "-f", str(SAMPLES / "checkout-gateway-api.yaml")])
+    assert exc.value.code == 2 and "invalid request rate" in capsys.readouterr().err
+
+
+def test_latency_needs_shrink_with_more_traffic_and_a_looser_limit() -> None:
+    assert latency_ratio_high(0.99, 20_000, 380_000) < latency_ratio_high(0.99, 2_000, 38_000)
+    assert latency_ratio_high(0.99, 10, 100) == math.inf  # no request above the p99 yet

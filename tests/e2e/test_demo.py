@@ -16,8 +16,11 @@ Fault-to-rollback bound (seconds after the first step's weight was applied, whic
 * ``interval * failureLimit``: consecutive failing evaluations needed; one more ``interval`` because the
   first evaluation comes one interval after the bake starts, and the tick that decides may lag by up to 1 s
   (included in the slack below);
-* ``data``: how long until the judged value crosses the threshold. Traffic checks (latency, error rate):
-  green at the first step's weight must serve ``minRequests`` requests, ``minRequests / (rps * weight)``.
+* ``data``: how long until the evidence shows the limit exceeded. Traffic checks (latency, error rate) judge
+  the requests since the step began, after warm-up: ``warmup`` plus the longer of the least span a verdict
+  needs (``min_level_span``) and the time green takes at the first step's weight to serve the requests whose
+  interval, at the false-rollback budget of the latest evaluation the bound allows, lies beyond the limit
+  (computed below from the fault, with the same statistics the operator uses).
   Trend checks (memory, DB connections: ``maxSlopeOverBlue`` over a window ``W`` shorter than five minutes,
   so a trend needs the whole window): a slope is judged once green's series spans ``W``. The series starts
   when Prometheus first scrapes green, before the first step, so the first judged slope comes at most ``W``
@@ -40,6 +43,9 @@ from typing import Any
 
 import pytest
 
+from controller.analysis.evaluate import min_level_span
+from controller.analysis.stats import binomial_bounds, wilson, z_of
+from controller.core.judging import fail_alpha
 from controller.core.schedule import CONFIRM_POLL_SECONDS
 from controller.model.spec import RolloutSpec
 from controller.sandbox.app.faults import FaultSettings
@@ -131,6 +137,22 @@ def leak_rate(faults: FaultSettings, template: str | None) -> float:
     return faults.db_leak_per_min / 60
 
 
+def requests_to_show(spec: RolloutSpec, check: Any, faults: FaultSettings) -> int:
+    """Green requests at which the fault's evidence crosses the check's limit at the budget's tail.
+
+    The tail is that of an evaluation a minute in (later ones spend less, so this is the larger count).
+    """
+    alpha = fail_alpha(spec, check, round(60 / spec.analysis.interval) + 1)
+    if check.template == "error-rate":
+        assert check.max is not None and faults.error_rate > 2 * check.max, "the fault must clearly exceed the limit"
+        z = z_of(alpha)
+        return next(n for n in range(1, 10_000) if wilson(faults.error_rate * n, n, z)[0] > check.max)
+    # Latency: every green request is slower than all of blue's, so the quantile's lower bound is past blue's
+    # as soon as an order statistic below it exists at this tail.
+    share = 1 - (check.quantile or 0.99)
+    return next(n for n in range(1, 10_000) if binomial_bounds(n, share, alpha)[1] < n)
+
+
 def rollback_bound(result: DemoResult, check_name: str) -> float:
     spec = spec_of(result)
     scenario = SCENARIOS[result.scenario]
@@ -139,7 +161,8 @@ def rollback_bound(result: DemoResult, check_name: str) -> float:
     scrape = 2 * SCRAPE_INTERVAL_S["fast"]
     if check.template in ("latency", "error-rate"):
         rps = SandboxConfig().load_rps * spec.steps[0].weight / 100
-        data = (check.min_requests or 0) / rps
+        needed = max(check.min_requests or 0, requests_to_show(spec, check, scenario.faults))
+        data = spec.analysis.warmup + max(min_level_span(check.window or 60.0), needed / rps)
     else:
         assert check.window is not None and check.max_slope_over_blue is not None
         rate = leak_rate(scenario.faults, check.template)

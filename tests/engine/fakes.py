@@ -142,8 +142,8 @@ class FakeWorld:
     def evaluate(
         self,
         spec: RolloutSpec,
+        status: RolloutStatus,
         at: datetime,
-        router_weight: int | None,
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
         self._call("evaluate")

@@ -7,6 +7,7 @@ Counters are computed from elapsed time at scrape time, which keeps them monoton
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -14,8 +15,18 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-# share of requests at multiples of the track's base latency: a plausible long-tailed shape
-SHAPE = ((0.5, 0.5), (1.0, 0.4), (2.0, 0.09), (4.0, 0.01))
+
+
+def _log_normal_shape(sigma: float = 0.5, points: int = 25) -> tuple[tuple[float, float], ...]:
+    """Shares of requests at multiples of the track's base latency: a log-normal, so that quantiles fall
+    inside buckets the way real latencies do (not on an edge, as a few point masses would put them)."""
+    zs = [-3 + 6.5 * i / (points - 1) for i in range(points)]
+    weights = [math.exp(-z * z / 2) for z in zs]
+    total = sum(weights)
+    return tuple((math.exp(sigma * z), w / total) for z, w in zip(zs, weights, strict=True))
+
+
+SHAPE = _log_normal_shape()
 
 
 @dataclass

@@ -180,7 +180,7 @@ def test_redirects_never_carry_credentials(kube: RunningEmulator, api_client: An
         world(kube, allowed.url, preflight=preflight, bearerTokenSecret={"name": "reader", "key": "token"})
         clock = ManualClock(datetime.now(UTC))
         op = reconciler(api_client, clock, allowed.url)
-        for _ in range(6):
+        for _ in range(12):  # past the checks' first evidence window (a quarter of 60 s at the weight)
             op.reconcile(NS, "checkout")
             clock.advance(3)
         op.close()
