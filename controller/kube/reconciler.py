@@ -8,6 +8,7 @@ nothing but the work in flight.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,15 +16,17 @@ from typing import Any
 import structlog
 from kubernetes import client as k8s
 
+from controller.analysis.batch import BatchingSource
 from controller.analysis.prometheus import PrometheusSource
-from controller.analysis.source import SourceUnavailable
+from controller.analysis.source import MetricSource, SourceUnavailable
 from controller.clock import Clock
 from controller.core.actions import EmitEvent
 from controller.engine import Engine, Outcome, RolloutView
-from controller.kube.credentials import CredentialError, prometheus_credentials
+from controller.kube.credentials import CredentialError, Credentials, prometheus_credentials
 from controller.kube.events import EventRecorder
 from controller.kube.metrics import OperatorMetrics
-from controller.kube.world import KubeSettings, KubeWorld, SpecProblem
+from controller.kube.ratelimit import NORMAL, write_priority
+from controller.kube.world import KubeSettings, KubeWorld, Reader, SpecCache, SpecProblem
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
 
@@ -31,6 +34,16 @@ log = structlog.get_logger("greenlane.reconcile")
 Json = dict[str, Any]
 SKEW_CACHE_SECONDS = 60.0
 """Clock skew changes slowly; measuring it once a minute per Prometheus keeps it to one query per minute."""
+CREDENTIALS_CACHE_SECONDS = 60.0
+"""Secrets named by a rollout are read at most once a minute per rollout namespace (rotations apply within it)."""
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batched Prometheus queries (``controller/analysis/batch.py``); None on the Reconciler: unbatched."""
+
+    concurrency: int = 4
+    deadline: float = 30.0
 
 
 @dataclass
@@ -42,11 +55,20 @@ class Reconciler:
     may_write: Callable[[], bool]
     default_prometheus: str | None = None
     settings: KubeSettings = field(default_factory=KubeSettings)
+    reader: Reader | None = None
+    """The informer cache in the operator; None reads everything from the API server."""
+    owns: Callable[[str], bool] = lambda key: True
+    """Whether this replica may write for ``namespace/name`` (its shard's Lease)."""
+    batching: BatchSettings | None = None
+    on_query: Callable[[str], None] = lambda kind: None
 
     def __post_init__(self) -> None:
         self._sources: dict[tuple[object, ...], PrometheusSource] = {}
+        self._batched: dict[tuple[object, ...], BatchingSource] = {}
         self._skews: dict[str, tuple[float, float | None]] = {}
+        self._credentials: dict[tuple[object, ...], tuple[float, Credentials]] = {}
         self._sources_lock = threading.Lock()
+        self.specs = SpecCache()
         self.engine = Engine(self.clock, on_outcome=self._observed)
 
     def reconcile(self, namespace: str, name: str) -> float | None:
@@ -55,21 +77,33 @@ class Reconciler:
 
     def run(self, namespace: str, name: str) -> Outcome:
         """One reconcile through the engine; raises only NotLeader."""
+        key = f"{namespace}/{name}"
         world = KubeWorld(
             self.api,
             namespace,
             name,
             sources=self,
             events=self.events,
-            may_write=self.may_write,
+            may_write=lambda: self.may_write() and self.owns(key),
             now=self.clock.now,
             settings=self.settings,
             on_event=self._on_event,
+            reader=self.reader,
+            specs=self.specs,
         )
-        outcome = self.engine.reconcile(world)
+        with write_priority(NORMAL):  # a rollback found during this reconcile raises it for its own writes
+            outcome = self.engine.reconcile(world)
         if outcome.gone:
-            self.metrics.forget_rollout(namespace, name)
+            self.forget(namespace, name)
         return outcome
+
+    def forget(self, namespace: str, name: str) -> None:
+        """A deleted rollout: drop its metric series and whatever else this process kept about it."""
+        self.metrics.forget_rollout(namespace, name)
+        self.engine.forget(f"{namespace}/{name}")
+        with self._sources_lock:
+            for key in [k for k in self._credentials if k[0] == namespace]:
+                del self._credentials[key]
 
     def _observed(self, view: RolloutView, outcome: Outcome) -> None:
         if outcome.error is not None:
@@ -90,7 +124,7 @@ class Reconciler:
             self.metrics.record_rollback(meta.get("namespace", ""), meta.get("name", ""), event.reason, check)
 
     # ---- Sources ---------------------------------------------------------------------------------
-    def source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource:
+    def source(self, spec: RolloutSpec, namespace: str) -> MetricSource:
         try:
             source = self._source(spec, namespace)
         except CredentialError as exc:
@@ -101,12 +135,12 @@ class Reconciler:
             )
         return source
 
-    def _source(self, spec: RolloutSpec, namespace: str) -> PrometheusSource | None:
+    def _source(self, spec: RolloutSpec, namespace: str) -> MetricSource | None:
         prom = spec.analysis.prometheus
         address = prom.address or self.default_prometheus
         if not address:
             return None
-        creds = prometheus_credentials(self.api, namespace, prom)
+        creds = self._read_credentials(namespace, prom)
         key = (address, prom.timeout, tuple(sorted(prom.headers.items())), prom.insecure_skip_verify, creds)
         with self._sources_lock:
             source = self._sources.get(key)
@@ -121,10 +155,40 @@ class Reconciler:
                     ca_file=creds.ca_file,
                 )
                 self._sources[key] = source
-        return source
+            if self.batching is None:
+                return source
+            batched = self._batched.get(key)
+            if batched is None:  # one batch per endpoint and credentials: tracks share its grouped queries
+                batched = BatchingSource(
+                    source,
+                    concurrency=self.batching.concurrency,
+                    deadline=self.batching.deadline,
+                    on_query=self.on_query,
+                )
+                self._batched[key] = batched
+        return batched
 
-    def clock_skew(self, source: PrometheusSource) -> float | None:
+    def _read_credentials(self, namespace: str, prom: Any) -> Credentials:
+        """Credentials, re-read from their Secrets at most once a minute (rotations apply within it)."""
+        refs = (prom.bearer_token_secret, prom.basic_auth_secret, prom.ca_secret)
+        if all(ref is None for ref in refs):
+            return Credentials()
+        key = (namespace, *(repr(ref) for ref in refs))
+        now = time.monotonic()
+        with self._sources_lock:
+            cached = self._credentials.get(key)
+        if cached is not None and now - cached[0] < CREDENTIALS_CACHE_SECONDS:
+            return cached[1]
+        creds = prometheus_credentials(self.api, namespace, prom)
+        with self._sources_lock:
+            self._credentials[key] = (now, creds)
+        return creds
+
+    def clock_skew(self, source: MetricSource) -> float | None:
         """Measured at most once a minute per Prometheus; None when it cannot be measured (an outage)."""
+        source = source.inner if isinstance(source, BatchingSource) else source
+        if not isinstance(source, PrometheusSource):
+            return None
         now = self.clock.monotonic()
         with self._sources_lock:
             cached = self._skews.get(source.url)
@@ -144,3 +208,4 @@ class Reconciler:
             for source in self._sources.values():
                 source.close()
             self._sources.clear()
+            self._batched.clear()
