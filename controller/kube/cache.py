@@ -200,8 +200,16 @@ def _param(value: Any) -> str:
 class ClusterCache:
     """See the module docstring. ``notify`` is told which rollout keys to look at after a change."""
 
-    def __init__(self, api: k8s.ApiClient, clock: Clock, namespaces: tuple[str, ...] | None, notify: Notify) -> None:
+    def __init__(
+        self,
+        api: k8s.ApiClient,
+        clock: Clock,
+        namespaces: tuple[str, ...] | None,
+        notify: Notify,
+        watch_timeout: int = 300,
+    ) -> None:
         self.api, self.clock, self.scopes = api, clock, namespaces or (None,)
+        self._watch_timeout = watch_timeout
         self._notify = notify
         self.interest = Interest()
         self.rollouts = Store("rollouts", trim_rollout, on_change=self._rollout_changed)
@@ -233,7 +241,9 @@ class ClusterCache:
                     return custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **kwargs)
                 return custom.list_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, **kwargs)
 
-            yield Informer(f"rollouts/{namespace or '*'}", list_fn, self.rollouts, self.clock)
+            yield Informer(
+                f"rollouts/{namespace or '*'}", list_fn, self.rollouts, self.clock, timeout_seconds=self._watch_timeout
+            )
 
     def _dependent_informers(self) -> Iterator[Informer]:
         apps = k8s.AppsV1Api(self.api)
@@ -249,7 +259,13 @@ class ClusterCache:
                     return apps.list_replica_set_for_all_namespaces(**kwargs)
                 return apps.list_namespaced_replica_set(namespace, **kwargs)
 
-            yield Informer(f"deployments/{namespace or '*'}", deployments, self.deployments, self.clock)
+            yield Informer(
+                f"deployments/{namespace or '*'}",
+                deployments,
+                self.deployments,
+                self.clock,
+                timeout_seconds=self._watch_timeout,
+            )
             yield Informer(
                 f"replicasets/{namespace or '*'}",
                 replicasets,
@@ -257,6 +273,7 @@ class ClusterCache:
                 self.clock,
                 on_listing=self._replicasets_listing,
                 on_synced=self._replicasets_listed,
+                timeout_seconds=self._watch_timeout,
             )
 
     def _replicasets_listing(self) -> None:
@@ -303,7 +320,14 @@ class ClusterCache:
             # rbac: split.smi-spec.io/trafficsplits list,watch
             # rbac: networking.k8s.io/ingresses list,watch
             informers = [
-                Informer(f"{kid}/{ns or '*'}", raw_lister(self.api, kind, ns), store, self.clock, optional=True)
+                Informer(
+                    f"{kid}/{ns or '*'}",
+                    raw_lister(self.api, kind, ns),
+                    store,
+                    self.clock,
+                    optional=True,
+                    timeout_seconds=self._watch_timeout,
+                )
                 for ns in self.scopes
             ]
             self._router_informers[kind] = informers

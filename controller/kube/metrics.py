@@ -100,6 +100,7 @@ class OperatorMetrics:
         )
         self.build_info.labels(__version__).set(1)
         self._checks: dict[RolloutKey, set[str]] = {}
+        self._counted: dict[RolloutKey, set[tuple[Counter, tuple[str, ...]]]] = {}  # issue 15: forgotten on delete
 
     def set_leader(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)
@@ -131,21 +132,30 @@ class OperatorMetrics:
         self._checks[key] = seen
 
     def record_rollback(self, namespace: str, rollout: str, reason: str, check: str | None = None) -> None:
-        self.rollbacks.labels(namespace, rollout, reason, check or "").inc()
+        self._count(self.rollbacks, namespace, rollout, reason, check or "")
 
     def record_reconcile_error(self, namespace: str, rollout: str) -> None:
-        self.reconcile_errors.labels(namespace, rollout).inc()
+        self._count(self.reconcile_errors, namespace, rollout)
 
     def record_query_error(self, namespace: str, rollout: str) -> None:
-        self.query_errors.labels(namespace, rollout).inc()
+        self._count(self.query_errors, namespace, rollout)
+
+    def _count(self, counter: Counter, namespace: str, rollout: str, *more: str) -> None:
+        labels = (namespace, rollout, *more)
+        counter.labels(*labels).inc()
+        self._counted.setdefault((namespace, rollout), set()).add((counter, labels))
 
     def observe_reconcile(self, seconds: float, *, ok: bool) -> None:
         """The caller measures (with its injected clock); this only records."""
         self.reconcile_duration.labels("ok" if ok else "error").observe(seconds)
 
     def forget_rollout(self, namespace: str, rollout: str) -> None:
-        """Drop every gauge of a deleted rollout. Counters stay: ``increase()`` needs their history."""
+        """Drop every series of a deleted rollout, counters included: with thousands of rollouts created and
+        deleted, series kept for ghosts are memory that only grows (Prometheus keeps their history)."""
         key = (namespace, rollout)
+        for counter, labels in self._counted.pop(key, set()):
+            with contextlib.suppress(KeyError):
+                counter.remove(*labels)
         for phase in PHASES:
             _remove(self.phase, *key, phase)
         for gauge in (self.green_weight, self.step, self.last_transition):

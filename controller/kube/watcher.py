@@ -93,7 +93,7 @@ class Informer:
         """Seconds without an event, a relist or a watch restart after which this watch counts as stuck."""
 
     def run(self, stop: threading.Event) -> None:
-        failures = 0
+        failures = expired = 0
         while not stop.is_set():
             try:
                 if self.version is None:
@@ -102,12 +102,15 @@ class Informer:
                     self.synced.set()
                     self._on_synced()
                 self._follow(stop)
-                failures = 0
+                failures = expired = 0
             except ApiException as exc:
                 if exc.status == 410:
                     log.info("watch expired, relisting", watch=self.name, version=self.version)
                     self.version = None
                     self.heartbeat = self._clock.monotonic()
+                    expired += 1
+                    if expired > 1:  # expired again right after a list: do not hammer the server
+                        self._backoff(stop, expired, "watch expired right after a list")
                     continue
                 if exc.status == 404 and self._optional:
                     self._unserved(stop)
