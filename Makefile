@@ -9,7 +9,7 @@ BENCH_ROLLOUTS ?= 100
 BENCH_DETECTION ?= 1
 BENCH_SEEDS ?= 12
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-scale
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -17,6 +17,7 @@ help:
 	@echo "make demo   - install the servers if missing, set up, run the healthy demo (DEMO_ARGS=\"--scenario memory-leak\")"
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
+	@echo "make bench-scale - fleet figures at 100/1,000/10,000 rollouts, shard takeover, churn (about 15 minutes)"
 
 setup: $(VENV)/.installed
 
@@ -61,6 +62,13 @@ bench: system-deps setup
 	$(BIN)/python -m tests.bench.core
 	$(BIN)/python -m tests.bench.operator --rollouts $(BENCH_ROLLOUTS)
 	if [ "$(BENCH_DETECTION)" != 0 ]; then $(BIN)/python -m tests.bench.detection $(BENCH_SEEDS); fi
+
+# Fleet scale (issue 15): the real `greenlane run` against a fast fake API server and a counting Prometheus
+# stand-in at 100, 1,000 and 10,000 rollouts, takeover with 2 and 4 shards, RSS over churn. Figures, not a
+# test; holds the heavy-run lock (other engineers share the machine). SCALE_ARGS="--sizes 100,1000" etc.
+SCALE_ARGS ?=
+bench-scale: setup
+	flock /tmp/greenlane-heavy.lock $(BIN)/python -m tests.bench.scale $(SCALE_ARGS)
 
 crd: setup
 	$(BIN)/greenlane crd > config/crd/bluegreenrollouts.greenlane.dev.yaml

@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         metrics_addr = parse_addr(args.metrics_addr, "--metrics-addr")
         health_addr = parse_addr(args.health_addr, "--health-addr")
+        _scale_config(args, ManagerConfig())  # bad scale flags are refused before any connection
         api = api_client(args.kubeconfig)
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
@@ -168,12 +169,7 @@ def run(args: argparse.Namespace) -> int:
         workers=max(1, args.workers),
         finalizer_timeout=args.finalizer_timeout,
     )
-    try:
-        config = _scale_config(args, base)
-    except ValueError as exc:
-        print(f"greenlane run: {exc}", file=sys.stderr)
-        return 2
-    manager = Manager(api, config, SystemClock())
+    manager = Manager(api, _scale_config(args, base), SystemClock())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         manager.stop.set()

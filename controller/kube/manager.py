@@ -36,6 +36,7 @@ from controller.kube.shards import Everything, Ownership, ShardedLeases, SingleL
 from controller.kube.store import Json
 from controller.kube.workqueue import BACKGROUND, NORMAL, PRIORITY_NAMES, URGENT, WorkQueue
 from controller.kube.world import KubeSettings
+from controller.model.status import TERMINAL_PHASES
 
 log = structlog.get_logger("greenlane.manager")
 RESYNC = 600.0
@@ -179,7 +180,9 @@ class Manager:
             return
         with self._known_lock:
             self.known.setdefault(shard, set()).add(key)
-        self.queue.add(key, priority=priority_of(new))
+        finished = ((new.get("status") or {}).get("phase")) in TERMINAL_PHASES
+        # first sight of a finished rollout (a start, a relist): checked once, after those still moving traffic
+        self.queue.add(key, priority=BACKGROUND if old is None and finished else priority_of(new))
 
     def _changed(self, keys: set[str]) -> None:
         """A Deployment, ReplicaSet or router object changed: look at the rollouts that read it."""

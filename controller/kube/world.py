@@ -228,7 +228,7 @@ class KubeWorld:
             return None
         pods = default_pods_regex(track.deployment, seen.template_hash)
         try:
-            return python_versions(self._source, self.namespace, pods, self._round(self._now()))
+            return python_versions(self._source, self.namespace, pods, self._round(self._now(), None))
         except SourceUnavailable:
             return None
 
@@ -248,16 +248,21 @@ class KubeWorld:
             spec,
             self._source,
             namespace=self.namespace,
-            at=self._round(at),
+            at=self._round(at, spec.analysis.interval),
             blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
             green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
             warmup_until=None,  # the core discounts level checks during warm-up itself
             green_weight=router_weight,
         )
 
-    def _round(self, at: datetime) -> float:
-        """``at`` as unix seconds, moved back to the start of its evaluation round (see KubeSettings)."""
+    def _round(self, at: datetime, interval: float | None) -> float:
+        """``at`` as unix seconds, moved back to the start of its evaluation round (see KubeSettings).
+
+        A round never exceeds the rollout's interval: two evaluations always read different instants.
+        """
         seconds, step = at.timestamp(), self._settings.evaluation_round
+        if interval is not None and interval > 0:
+            step = min(step, interval)
         return seconds - seconds % step if step > 0 else seconds
 
     # ---- writes ----------------------------------------------------------------------------------
