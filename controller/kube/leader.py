@@ -60,10 +60,10 @@ class LeaderElector:
         try:
             held = self._round()
         except ApiException as exc:
-            log.warning("lease round failed", status=exc.status, reason=exc.reason)
+            log.warning("lease round failed", lease=self._config.name, status=exc.status, reason=exc.reason)
             held = False
         except Exception as exc:  # timeouts, connection errors: not holding until proven otherwise
-            log.warning("lease round failed", error=str(exc))
+            log.warning("lease round failed", lease=self._config.name, error=str(exc))
             held = False
         now = self._clock.monotonic()
         with self._lock:
@@ -73,7 +73,7 @@ class LeaderElector:
             elif was and now - (self._renewed_at or now) >= self._config.renew_deadline:
                 self._renewed_at = None
                 self.lost.set()
-                log.error("lost leadership", identity=self._identity)
+                log.error("lost leadership", lease=self._config.name, identity=self._identity)
         return self.is_leader()
 
     def _round(self) -> bool:
@@ -87,7 +87,7 @@ class LeaderElector:
             self._api.create_namespaced_lease(
                 self._config.namespace, self._lease_body(None, transitions=0), _request_timeout=self._timeout
             )
-            log.info("acquired leadership (new lease)", identity=self._identity)
+            log.info("acquired leadership (new lease)", lease=self._config.name, identity=self._identity)
             return True
         spec = lease.spec
         holder = spec.holder_identity if spec else None
@@ -101,7 +101,7 @@ class LeaderElector:
             self._config.name, self._config.namespace, body, _request_timeout=self._timeout
         )
         if holder != self._identity:
-            log.info("acquired leadership", identity=self._identity, previous=holder)
+            log.info("acquired leadership", lease=self._config.name, identity=self._identity, previous=holder)
         return True
 
     def observe(self, lease: Any) -> None:
@@ -153,7 +153,7 @@ class LeaderElector:
                 self._api.replace_namespaced_lease(
                     self._config.name, self._config.namespace, lease, _request_timeout=self._timeout
                 )
-                log.info("released leadership", identity=self._identity)
+                log.info("released leadership", lease=self._config.name, identity=self._identity)
         except Exception as exc:  # shutting down anyway; the lease expires on its own
             log.warning("could not release lease", error=str(exc))
 

@@ -176,3 +176,21 @@ def test_an_idle_rollout_costs_no_api_requests(kube: RunningEmulator, api_client
             reconciler.reconcile("shop", "checkout")
         calls = [r.brief() for r in kube.requests() if "watch" not in r.query]
         assert calls == [], "a finished rollout is reconciled from memory, with nothing to write"
+
+
+def test_the_replica_router_reads_scales_from_the_cached_deployments(kube: RunningEmulator, api_client: Any) -> None:
+    from controller.routing.replicas import ReplicaRatioRouter
+
+    seed_world(kube)
+    with running_cache(api_client) as cache:
+        router = ReplicaRatioRouter(cache.kube_api("shop/checkout"), "shop", "checkout", "checkout-py312", total=4)
+        assert router.get_weight() == 50  # one replica each, as seeded
+        kube.clear_requests()
+        assert router.set_weight(25) == 25
+        calls = [r.brief() for r in kube.requests() if "watch" not in r.query]
+        assert calls == [("PUT", "/apis/apps/v1/namespaces/shop/deployments/checkout/scale", 200)], (
+            "Scales are read from the cached Deployments (green already has its one replica of four): "
+            "only the write reaches the API server"
+        )
+        blue = kube.get("apps/v1", "deployments", "shop", "checkout")
+        assert blue is not None and blue["spec"]["replicas"] == 3
