@@ -28,9 +28,11 @@ import yaml
 from kubernetes import client as k8s
 
 from controller.clock import SystemClock
+from controller.core.edits import fingerprint
 from controller.kube.events import EventRecorder
 from controller.kube.metrics import OperatorMetrics
 from controller.kube.reconciler import Reconciler
+from controller.model.resource import BlueGreenRollout
 from tests.bench.fakeapi import BENCH_AGENT
 
 Json = dict[str, Any]
@@ -264,6 +266,9 @@ def copy_of(template: tuple[int, Json, Json], i: int) -> list[tuple[tuple[str, s
 
     meta = {k: v for k, v in rollout["metadata"].items() if k in ("name", "namespace", "annotations", "finalizers")}
     new_rollout = renamed({**{k: rollout[k] for k in ("apiVersion", "kind", "spec", "status")}, "metadata": meta})
+    # the status records a digest of the spec it was made under: the renamed spec's, or every copy is an edit
+    parsed = BlueGreenRollout.model_validate(new_rollout, strict=False)
+    new_rollout["status"]["specFingerprint"] = fingerprint(parsed.spec).model_dump(by_alias=True, mode="json")
     new_route = renamed({**routed, "metadata": {k: routed["metadata"][k] for k in ("name", "namespace")}})
     world = [(c, o) for c, o in track_objects(i) if c != ROUTES]
     return [*world, (ROUTES, new_route), (BGR, new_rollout)]

@@ -94,6 +94,10 @@ def operator(fakes: Fakes, workdir: Path, *extra: str, name: str = "greenlane-0"
         yield handle
     finally:
         stop(proc)
+        keep = os.environ.get("GREENLANE_BENCH_LOGS")
+        if keep:  # where to keep the operators' logs for a look afterwards
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            (Path(keep) / f"{name}-{int(time.time())}.log").write_text(log.read_text())
 
 
 def wait_ready(op: Operator, within: float = 600.0) -> float:
