@@ -8,8 +8,9 @@ DEMO_ARGS ?=
 BENCH_ROLLOUTS ?= 100
 BENCH_DETECTION ?= 1
 BENCH_SEEDS ?= 12
+FUZZ_EXAMPLES ?= 20000
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-scale
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-scale fuzz
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -18,6 +19,7 @@ help:
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and detection figures (BENCH_DETECTION=0 skips detection)"
 	@echo "make bench-scale - fleet figures at 100/1,000/10,000 rollouts, shard takeover, churn (about 15 minutes)"
+	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
 
 setup: $(VENV)/.installed
 
@@ -69,6 +71,10 @@ bench: system-deps setup
 SCALE_ARGS ?=
 bench-scale: setup
 	flock /tmp/greenlane-heavy.lock $(BIN)/python -m tests.bench.scale $(SCALE_ARGS)
+# The property tests of tests/security and tests/model/test_bounds_agree.py run derandomised with ~100 examples in
+# `make test`; this runs them with random seeds and FUZZ_EXAMPLES examples per property (about 20 minutes at 20000).
+fuzz: setup
+	GREENLANE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest tests/security/test_fuzz.py tests/model/test_bounds_agree.py $(PYTEST_ARGS)
 
 crd: setup
 	$(BIN)/greenlane crd > config/crd/bluegreenrollouts.greenlane.dev.yaml

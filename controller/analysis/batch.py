@@ -242,12 +242,29 @@ class BatchStats:
     """Per-track queries answered from a grouped answer."""
 
 
+class Through:
+    """A MetricSource for one caller: queries join the shared batch, and are sent through ``source``."""
+
+    def __init__(self, batch: BatchingSource, source: MetricSource) -> None:
+        self.batch, self.source = batch, source
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        return self.batch.query(query, (at,), lambda q: self.source.instant(q, at))
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return self.batch.query(query, (start, end, step), lambda q: self.source.range(q, start, end, step))
+
+
 class BatchingSource:
-    """A MetricSource answering per-track template queries from grouped ones; see the module docstring."""
+    """A MetricSource answering per-track template queries from grouped ones; see the module docstring.
+
+    ``inner`` sends the queries; without one, callers go :meth:`through` their own source (the operator's
+    pooled sessions: one per namespace and configuration, all sharing the batch of their endpoint).
+    """
 
     def __init__(
         self,
-        inner: MetricSource,
+        inner: MetricSource | None,
         *,
         concurrency: int = 4,
         deadline: float = 30.0,
@@ -276,13 +293,22 @@ class BatchingSource:
         if callable(closer):
             closer()
 
+    def through(self, source: MetricSource) -> Through:
+        return Through(self, source)
+
     def instant(self, query: str, at: float) -> list[Series]:
-        return self._query(query, (at,), lambda q: self.inner.instant(q, at))
+        return self.through(self._inner()).instant(query, at)
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
-        return self._query(query, (start, end, step), lambda q: self.inner.range(q, start, end, step))
+        return self.through(self._inner()).range(query, start, end, step)
 
-    def _query(self, query: str, when: TimeKey, send: Callable[[str], list[Series]]) -> list[Series]:
+    def _inner(self) -> MetricSource:
+        if self.inner is None:
+            raise TypeError("this BatchingSource has no source of its own: query it through() one")
+        return self.inner
+
+    def query(self, query: str, when: TimeKey, send: Callable[[str], list[Series]]) -> list[Series]:
+        """Answer ``query`` at ``when`` ((at,) or (start, end, step)); ``send`` asks the real source."""
         recognised = self._recognise(query)
         if recognised is None:
             return self._passthrough(query, send)

@@ -10,7 +10,7 @@ while green serves traffic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from controller.analysis.aggregate import min_trend_span
 from controller.analysis.judge import combine, outcomes
@@ -144,7 +144,14 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
         short = _too_few_requests(plan, "blue", blue, span)
         if short:
             return short
-    return combine(name, outcomes(plan, green, blue), green.samples)
+    result = combine(name, outcomes(plan, green, blue), green.samples)
+    blue_level, blue_slope = (None, None) if blue is None else (blue.level, blue.slope)
+    return replace(
+        result,
+        unit=plan.unit.name,
+        levels=(green.level, blue_level),
+        slopes=(green.slope, blue_slope) if plan.needs_slope else None,
+    )
 
 
 def _too_few_requests(plan: Plan, track: str, m: Measurement, span: float) -> CheckResult | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from controller.analysis.aggregate import min_trend_span
 from controller.analysis.measure import Measurement
@@ -25,6 +26,7 @@ class Outcome:
     green: float | None
     blue: float | None
     threshold: str
+    measure: Literal["level", "slope"] = "level"
 
 
 def _ratio(green: float, blue: float) -> float:
@@ -60,16 +62,16 @@ def _level(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: f
 def _slope(name: str, u: Unit, kind: str, *, limit: float, g: float | None, b: float | None, needed: float) -> Outcome:
     if g is None:
         phrase = f"{name} slope unknown: no series spans the {format_duration(needed)} a trend needs"
-        return Outcome(INCONCLUSIVE, phrase, None, b, "")
+        return Outcome(INCONCLUSIVE, phrase, None, b, "", "slope")
     if kind == "max_slope":
         phrase = f"{name} slope {u.slope(g)}, limit {u.slope(limit)}"
-        return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}")
+        return Outcome(PASS if g <= limit else FAIL, phrase, g, b, f"slope <= {u.slope(limit)}", "slope")
     threshold = f"slope <= blue {u.slope(limit)}"
     if b is None:
         phrase = f"{name} slope {u.slope(g)}; blue has no trend to compare with"
-        return Outcome(INCONCLUSIVE, phrase, g, None, threshold)
+        return Outcome(INCONCLUSIVE, phrase, g, None, threshold, "slope")
     phrase = f"{name} slope {u.slope(g)} vs blue {u.slope(b)}; limit {u.slope(limit)} over blue"
-    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold)
+    return Outcome(PASS if g - b <= limit else FAIL, phrase, g, b, threshold, "slope")
 
 
 def outcomes(plan: Plan, green: Measurement, blue: Measurement | None) -> list[Outcome]:
@@ -106,4 +108,5 @@ def _result(name: str, verdict: Verdict, chosen: list[Outcome], samples: int) ->
         blue=first.blue if _known(first.blue) else None,
         threshold=first.threshold,
         samples=samples,
+        measure=first.measure,
     )

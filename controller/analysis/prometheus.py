@@ -13,6 +13,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from prometheus_api_client import PrometheusConnect
@@ -69,6 +70,10 @@ class _DeadlineAdapter(HTTPAdapter):
         return response
 
 
+ERROR_LIMIT = 300
+"""Characters of a remote error kept for status and events (Events are truncated at 1 KiB anyway)."""
+
+
 class _ServerError(Exception):
     """5xx: worth retrying."""
 
@@ -77,18 +82,36 @@ class _Refused(Exception):
     """Other non-200 answers (401, 403, 404, 429…): not the query's fault, not worth retrying."""
 
 
+def sanitise(text: str, limit: int = ERROR_LIMIT) -> str:
+    """Text from a remote server made fit for status, events and logs: one line, printable, bounded."""
+    printable = "".join(c if c.isprintable() else " " for c in text[: limit * 4])
+    flat = " ".join(printable.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _classify(response: requests.Response, *args: Any, **kwargs: Any) -> None:
-    """Response hook: raise for anything but 200, keeping Prometheus's own error text."""
+    """Response hook: raise for anything but 200, keeping Prometheus's own error text (sanitised).
+
+    A redirect is refused, never followed: the address is the operator-allowed one, and following a
+    redirect would send the query (and its credentials) to wherever the Prometheus side points.
+    """
     if response.status_code == 200:
         return
+    if response.is_redirect:
+        target = urlsplit(response.headers.get("Location", ""))
+        where = f"{target.scheme}://{target.netloc}" if target.netloc else "a relative location"
+        raise _Refused(
+            f"HTTP {response.status_code}: redirect to {sanitise(where, 100)} not followed; "
+            "set spec.analysis.prometheus.address to the final URL"
+        )
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
-        error_type, error = str(body.get("errorType", "")), str(body.get("error", ""))
+        error_type, error = sanitise(str(body.get("errorType", "")), 40), sanitise(str(body.get("error", "")))
     else:
-        error_type, error = "", response.text[:200]
+        error_type, error = "", sanitise(response.text)
     detail = f"HTTP {response.status_code} {error_type}: {error}".strip()
     if response.status_code in REJECTED:
         raise QueryRejected("", response.status_code, error_type or "bad_data", error)
@@ -120,6 +143,7 @@ class PrometheusSource:
         backoff: float = 0.5,
     ) -> None:
         session = requests.Session()
+        session.max_redirects = 0  # with the hook refusing 3xx, belt and braces: never a second request
         session.verify = False if insecure_skip_verify else (ca_file or True)
         session.hooks["response"].append(_classify)
         all_headers = dict(headers or {})
@@ -195,7 +219,7 @@ class PrometheusSource:
         except QueryRejected as exc:
             raise QueryRejected(query, exc.status, exc.error_type, exc.error) from None
         except (requests.RequestException, _ServerError, _Refused, ValueError, KeyError, TypeError) as exc:
-            raise SourceUnavailable(f"{self.url}: {_describe(exc)}") from None
+            raise SourceUnavailable(f"{self.url}: {sanitise(_describe(exc))}") from None
 
 
 def _timed_out(exc: BaseException) -> bool:
@@ -226,4 +250,4 @@ def parse_result(result: Any) -> list[Series]:
     return out
 
 
-__all__ = ["PrometheusSource", "parse_result"]
+__all__ = ["PrometheusSource", "parse_result", "sanitise"]

@@ -36,7 +36,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("-f", "--filename", required=True, metavar="FILE", help="manifest with one rollout")
     parser.add_argument("--prometheus", metavar="URL", help="default: spec.analysis.prometheus.address")
-    parser.add_argument("--namespace", metavar="NS", help="default: the rollout's namespace, else 'default'")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        metavar="NS",
+        default=argparse.SUPPRESS,
+        help="default: the rollout's namespace, else 'default'",
+    )
     parser.add_argument("--blue-pods", metavar="REGEX", help="default: <blue.deployment>-[a-z0-9]{6,10}-[a-z0-9]{5}")
     parser.add_argument("--green-pods", metavar="REGEX", help="default: <green.deployment>-[a-z0-9]{6,10}-[a-z0-9]{5}")
     parser.add_argument("--at", metavar="TIME", help="RFC 3339 or unix seconds; default: now")
@@ -131,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         rollout = _load(args.filename)
         at = parse_time(args.at) if args.at else time.time()
-        namespace = args.namespace or rollout.metadata.namespace or "default"
+        namespace = getattr(args, "namespace", None) or rollout.metadata.namespace or "default"
         source = _source(args, rollout)
         warmup = _warmup_until(args, rollout, source, namespace, at)
         results = evaluate(

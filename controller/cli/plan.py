@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     names = file_names(args, "plan")
     if names is None:
         return 2
-    loaded, problems = load_all(names)
+    loaded, problems = load_all(names, args.recursive)
     if args.json:
         print(json.dumps([_as_json(item, plan(item.rollout.spec)) for item in loaded], indent=2))
     else:
@@ -51,7 +51,7 @@ def _d(seconds: float) -> str:
 def render(item: Loaded, timeline: RolloutPlan) -> str:
     spec = item.rollout.spec
     lines = [
-        f"{item.rollout.key} ({item.source}:{item.document})",
+        f"{item.rollout.key} ({item.source}:{item.line})",
         f"  {'step':>4}  {'weight':>6}  {'pause':<7}  {'bake':<7}  {'done by':<9}  limited by",
     ]
     for s in timeline.steps:
@@ -85,7 +85,7 @@ def _gated(timeline: RolloutPlan, step: StepPlan) -> bool:
 def _as_json(item: Loaded, timeline: RolloutPlan) -> dict[str, Any]:
     return {
         "rollout": item.rollout.key,
-        "source": f"{item.source}:{item.document}",
+        "source": f"{item.source}:{item.line}",
         "steps": [
             {
                 "step": s.number,

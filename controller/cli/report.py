@@ -9,19 +9,20 @@ Exit 0 when written, 1 when the cluster or Prometheus cannot be read, 2 for bad 
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 
 from controller.analysis import PrometheusSource, SourceUnavailable, UnsafeValue
 from controller.cli.analyze import UsageError, parse_time
-from controller.cli.oncall import _api_message, _connect, _events
-from controller.kube.config import KubeConfigError
+from controller.cli.cluster import ClusterError, get_rollout, rollout_events
+from controller.cli.common import add_cluster_flags, session
 from controller.kube.credentials import CredentialError, prometheus_credentials
-from controller.kube.rollouts import RolloutClient
 from controller.model.spec import RolloutSpec
 from controller.report import ReportError, build_report, write_html, write_json, write_markdown, write_pngs
 from controller.report.cluster import run_from_cluster
@@ -37,9 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "self-contained HTML file (no network needed to open it), optionally PNGs, JSON and Markdown.",
     )
     parser.add_argument("name")
-    parser.add_argument("-n", "--namespace", help="namespace (default: the context's)")
-    parser.add_argument("--kubeconfig", help="path to a kubeconfig (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", help="kubeconfig context")
+    add_cluster_flags(parser, all_namespaces=False)
     parser.add_argument("--from", dest="start", metavar="TIME", help="window start, RFC 3339 or unix seconds")
     parser.add_argument("--to", dest="end", metavar="TIME", help="window end (default: promotion, rollback or now)")
     parser.add_argument("-o", "--output", metavar="FILE.html", help="default: greenlane-report-<ns>-<name>.html")
@@ -58,28 +57,36 @@ def _source(args: argparse.Namespace, api: k8s.ApiClient, namespace: str, spec: 
             "the rollout names no Prometheus (spec.analysis.prometheus.address; the operator's --prometheus-url "
             "default is not visible here): give --prometheus URL"
         )
-    creds = prometheus_credentials(api, namespace, config)
+    creds = prometheus_credentials(api, namespace, config)  # only Secrets that opted in, checked values
+    ca_file = None
+    if creds.ca_pem:
+        handle, ca_file = tempfile.mkstemp(prefix="greenlane-report-ca-", suffix=".pem")
+        with os.fdopen(handle, "w") as out:
+            out.write(creds.ca_pem)
+        atexit.register(lambda: Path(ca_file).unlink(missing_ok=True))
     return PrometheusSource(
         url,
         timeout=config.timeout,
         headers=dict(config.headers),
         bearer_token=creds.bearer_token,
         basic_auth=creds.basic_auth,
-        ca_file=creds.ca_file,
+        ca_file=ca_file,
         insecure_skip_verify=config.insecure_skip_verify,
     )
 
 
 def _write(args: argparse.Namespace) -> list[Path]:
-    api, namespace = _connect(args)
     start = parse_time(args.start) if args.start else None
     end = parse_time(args.end) if args.end else None
-    obj = RolloutClient(api).get(namespace, args.name)
-    spec = RolloutSpec.model_validate(obj.get("spec") or {})
-    source = _source(args, api, namespace, spec)
+    with session(args) as cluster:
+        namespace = cluster.namespace
+        obj = get_rollout(cluster, namespace, args.name)
+        events = rollout_events(cluster, namespace, args.name)
+        spec = RolloutSpec.model_validate(obj.get("spec") or {})
+        source = _source(args, cluster.api, namespace, spec)
     try:
         now = time.time()
-        run = run_from_cluster(obj, _events(api, namespace, obj), source, now, start, end)
+        run = run_from_cluster(obj, events, source, now, start, end)
         report = build_report(source, run, now)
     finally:
         source.close()
@@ -101,10 +108,10 @@ def run(args: argparse.Namespace) -> int:
         written = _write(args)
     except (UsageError, UnsafeValue, ReportError, ValueError) as exc:
         return _fail(str(exc), USAGE)
-    except (KubeConfigError, CredentialError, SourceUnavailable) as exc:
+    except ClusterError as exc:
+        return _fail(str(exc), exc.exit_code)
+    except (CredentialError, SourceUnavailable) as exc:
         return _fail(str(exc))
-    except ApiException as exc:
-        return _fail(_api_message(exc, args.namespace or "default", args.name))
     except OSError as exc:
         return _fail(f"cannot write the report: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
     print("report: " + ", ".join(str(p) for p in written))

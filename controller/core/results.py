@@ -34,6 +34,14 @@ class CheckResult:
     threshold: str = ""
     samples: int = 0
     outage: bool = False
+    unit: str = ""
+    """Base unit of the values: ``seconds``, ``ratio``, ``bytes``, ``count`` or ``number``."""
+    measure: Literal["level", "slope"] = "level"
+    """Whether ``green``/``blue`` are levels or slopes (per second): the threshold that decided."""
+    levels: tuple[float | None, float | None] | None = None
+    """(green, blue) levels over the window, whatever threshold decided."""
+    slopes: tuple[float | None, float | None] | None = None
+    """(green, blue) trends per second, when the check has a slope threshold."""
 
 
 def overall(results: list[CheckResult] | tuple[CheckResult, ...]) -> Verdict:

@@ -21,7 +21,7 @@ from typing import Literal
 
 from controller.core.results import FAIL, INCONCLUSIVE, PASS, CheckResult
 from controller.model.spec import Check, RolloutSpec
-from controller.model.status import CheckStatus, RolloutStatus
+from controller.model.status import CheckStatus, RolloutStatus, TrackValues
 
 Judgement = Literal["pass", "fail", "critical", "outage", "inconclusive", "warmup"]
 LEVEL_THRESHOLDS = ("max", "min", "max_ratio_to_blue", "max_increase_over_blue")
@@ -95,7 +95,15 @@ def _status(result: CheckResult, set_aside: bool, now: datetime) -> CheckStatus:
         message=message,
         outage=result.outage,
         evaluated_at=now,
+        unit=result.unit,
+        measure=result.measure,
+        level=_pair(result.levels),
+        slope=_pair(result.slopes),
     )
+
+
+def _pair(values: tuple[float | None, float | None] | None) -> TrackValues | None:
+    return None if values is None else TrackValues(green=_finite(values[0]), blue=_finite(values[1]))
 
 
 def summary(results: list[CheckStatus]) -> str:

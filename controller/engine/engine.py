@@ -16,6 +16,7 @@ Ordering is the safety argument:
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class Engine:
             self._forget(None)
             return Outcome(None, None, gone=True)
         with structlog.contextvars.bound_contextvars(
-            rollout=view.name, namespace=view.namespace, step=view.status.current_step, weight=view.status.weight
+            rollout=view.name, namespace=view.namespace, step=view.status.current_step + 1, weight=view.status.weight
         ):
             run = _Run(self, world, view)
             try:
@@ -89,7 +90,7 @@ class Engine:
     def _failed(self, run: _Run, exc: Exception) -> Outcome:
         """Record the failure on top of what this reconcile already persisted (never on the stale read)."""
         error, view = _describe(exc), run.view
-        log.error("reconcile failed", error=error, exc_info=not isinstance(exc, RouterError | OSError))
+        log.error("reconcile failed", error=error, exc_info=not _expected(exc))
         decision = record_failure(view.spec, run.persisted, error, self.clock.now())
         event = EmitEvent("Warning", "ReconcileFailed", f"Reconcile failed, retrying with backoff: {error}")
         wait = self._backoff(view.key)
@@ -258,7 +259,23 @@ def _best_effort_emit(world: World, event: EmitEvent, status: RolloutStatus) -> 
         log.warning("event not recorded", reason=event.reason, error=_describe(exc))
 
 
+def _expected(exc: BaseException) -> bool:
+    """Failures of the world (a router, the network, an HTTP error): no traceback needed to understand them."""
+    return isinstance(exc, RouterError | OSError | TimeoutError) or isinstance(getattr(exc, "status", None), int)
+
+
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
+    """One line: ``HTTP 500 InternalError: etcd timeout`` for API errors, the message otherwise."""
+    status, reason = getattr(exc, "status", None), getattr(exc, "reason", None)
+    if isinstance(status, int) and status > 0:
+        message = ""
+        try:
+            body = json.loads(getattr(exc, "body", None) or "{}")
+            message = str(body.get("message", "")) if isinstance(body, dict) else ""
+        except (TypeError, ValueError):
+            pass
+        text = f"HTTP {status} {reason or ''}: {message}".strip().rstrip(":")
+    else:
+        text = str(exc) or type(exc).__name__
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:299] + "…"

@@ -34,9 +34,11 @@ from controller.kube.reconciler import BatchSettings, Reconciler
 from controller.kube.scale_metrics import ScaleMetrics
 from controller.kube.shards import Everything, Ownership, ShardedLeases, SingleLeader, shard_of
 from controller.kube.store import Json
+from controller.kube.webhooks import SecretUrlReader
 from controller.kube.workqueue import BACKGROUND, NORMAL, PRIORITY_NAMES, URGENT, WorkQueue
 from controller.kube.world import KubeSettings
 from controller.model.status import TERMINAL_PHASES
+from controller.notify import Notifier, Sink
 
 log = structlog.get_logger("greenlane.manager")
 RESYNC = 600.0
@@ -58,8 +60,10 @@ class ManagerConfig:
     metrics_addr: tuple[str, int] = ("0.0.0.0", 8080)
     health_addr: tuple[str, int] = ("0.0.0.0", 8081)
     prometheus_url: str | None = None
+    prometheus_allowed_origins: tuple[str, ...] = ()
     workers: int = 4
     finalizer_timeout: float = 300.0
+    notify_sinks: tuple[Sink, ...] = ()  # operator-wide Slack/Teams/webhook destinations
     shards: int = 1
     limits: Limits = field(default_factory=Limits)
     resync: float = RESYNC
@@ -105,6 +109,9 @@ class Manager:
         self.cache.on_rollout = self._on_rollout
         self.ownership = self._ownership()
         events = EventRecorder(api, clock, instance=config.identity)
+        self.notifier = Notifier(
+            config.notify_sinks, SecretUrlReader(api), clock=clock, on_result=self.metrics.record_notification
+        )
         self.reconciler = Reconciler(
             api,
             clock,
@@ -113,6 +120,8 @@ class Manager:
             lambda: True,
             config.prometheus_url,
             KubeSettings(finalizer_timeout=config.finalizer_timeout, evaluation_round=config.evaluation_round),
+            notifier=self.notifier,
+            allowed_prometheus_origins=config.prometheus_allowed_origins,
             reader=self.cache,
             owns=self.owns,
             batching=config.batching,
@@ -212,6 +221,7 @@ class Manager:
         for worker in list(self._workers):
             worker.join(timeout=60)  # finish the reconcile in flight, then stop
         self.reconciler.close()
+        self.notifier.close()
         with write_priority(CRITICAL):
             self.ownership.release()
         for server in servers:

@@ -5,7 +5,11 @@ fresh registry without cross-talk, and the operator passes it in explicitly like
 dependency. The alert rules in ``config/prometheus`` and the Grafana dashboard refer to these names
 only; a test fails when they mention a ``greenlane_*`` series that is not defined here.
 
-Everything per rollout is labelled ``namespace`` and ``rollout``. Series of a deleted rollout, or of a
+Everything per rollout is labelled ``namespace`` and ``rollout``. Counters are created at 0 the first
+time a rollout (or sink) is seen, so ``increase()`` sees the first rollback too (a series born at 1
+shows no increase). A check's level and its slope are separate series (``greenlane_check_level``,
+``greenlane_check_slope``), each labelled with the check's ``unit``, so a panel never plots bytes and
+bytes per second on one line. Series of a deleted rollout, or of a
 check removed from its spec, are removed rather than left frozen at their last value, so alerts do
 not fire on ghosts. Values we do not have (no data) are removed, not exported as NaN, because NaN
 breaks ``max``/``>`` comparisons in alerts and leaves gaps that look like zero in dashboards.
@@ -20,12 +24,15 @@ from datetime import datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from controller import __version__
-from controller.model.status import PHASES, CheckStatus, RolloutStatus
+from controller.model.notify import SinkType
+from controller.model.status import PHASES, CheckStatus, RolloutStatus, TrackValues
 
 VERDICTS: tuple[str, ...] = ("Pass", "Fail", "Inconclusive")
 TRACKS: tuple[str, ...] = ("green", "blue")
 RECONCILE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ROLLOUT = ("namespace", "rollout")
+SINKS: tuple[SinkType, ...] = ("slack", "teams", "webhook")
+NOTIFICATION_RESULTS = ("sent", "failed", "dropped", "refused")
 
 RolloutKey = tuple[str, str]
 
@@ -53,7 +60,10 @@ class OperatorMetrics:
             registry=r,
         )
         self.step = Gauge(
-            "greenlane_rollout_step", "Index into spec.steps of the step in progress.", ROLLOUT, registry=r
+            "greenlane_rollout_step",
+            "1-based number of the step in progress, as the CLI and events show it.",
+            ROLLOUT,
+            registry=r,
         )
         self.last_transition = Gauge(
             "greenlane_rollout_last_transition_timestamp_seconds",
@@ -61,10 +71,16 @@ class OperatorMetrics:
             ROLLOUT,
             registry=r,
         )
-        self.check_value = Gauge(
-            "greenlane_check_value",
-            "Last measured value of a check per track (units of the check's query).",
-            [*ROLLOUT, "check", "track"],
+        self.check_level = Gauge(
+            "greenlane_check_level",
+            "Last measured level of a check per track, in the check's base unit (label unit).",
+            [*ROLLOUT, "check", "track", "unit"],
+            registry=r,
+        )
+        self.check_slope = Gauge(
+            "greenlane_check_slope",
+            "Last measured trend of a check per track, in the check's base unit per second (label unit).",
+            [*ROLLOUT, "check", "track", "unit"],
             registry=r,
         )
         self.check_verdict = Gauge(
@@ -82,8 +98,20 @@ class OperatorMetrics:
         )
         self.rollbacks = Counter(
             "greenlane_rollbacks_total",
-            "Rollbacks to blue, by reason and failing check (empty when none).",
+            "Rollbacks to blue completed (router verified at green 0); 0 from the first sight of a rollout.",
+            ROLLOUT,
+            registry=r,
+        )
+        self.rollback_info = Gauge(
+            "greenlane_rollout_rollback_info",
+            "1 while status.rollback is set, labelled with its reason and failing check (empty when none).",
             [*ROLLOUT, "reason", "check"],
+            registry=r,
+        )
+        self.notifications = Counter(
+            "greenlane_notifications_total",
+            "Notifications by sink (slack, teams, webhook) and result (sent, failed, dropped, refused).",
+            ["sink", "result"],
             registry=r,
         )
         self.query_errors = Counter(
@@ -99,8 +127,12 @@ class OperatorMetrics:
             registry=r,
         )
         self.build_info.labels(__version__).set(1)
-        self._checks: dict[RolloutKey, set[str]] = {}
-        self._counted: dict[RolloutKey, set[tuple[Counter, tuple[str, ...]]]] = {}  # issue 15: forgotten on delete
+        for sink in SINKS:
+            for result in NOTIFICATION_RESULTS:
+                self.notifications.labels(sink, result)
+        self._checks: dict[RolloutKey, dict[str, str]] = {}
+        self._rollback_done: dict[RolloutKey, datetime | None] = {}
+        self._rollback_labels: dict[RolloutKey, tuple[str, str]] = {}
 
     def set_leader(self, leading: bool) -> None:
         self.leader.set(1 if leading else 0)
@@ -110,64 +142,89 @@ class OperatorMetrics:
         for phase in PHASES:
             self.phase.labels(namespace, rollout, phase).set(1 if phase == status.phase else 0)
         self.green_weight.labels(namespace, rollout).set(status.weight)
-        self.step.labels(namespace, rollout).set(status.current_step)
+        self.step.labels(namespace, rollout).set(status.step_number)
         transition = last_transition(status)
         if transition is not None:
             self.last_transition.labels(namespace, rollout).set(transition.timestamp())
         self._observe_checks((namespace, rollout), status.checks)
+        self._observe_rollback((namespace, rollout), status)
 
     def _observe_checks(self, key: RolloutKey, checks: Iterable[CheckStatus]) -> None:
-        seen: set[str] = set()
+        seen: dict[str, str] = {}
+        before = self._checks.get(key, {})
         for check in checks:
-            seen.add(check.name)
+            unit = check.unit or "number"
+            if check.name in before and before[check.name] != unit:
+                self._forget_check(key, check.name, before[check.name])
+            seen[check.name] = unit
             for verdict in VERDICTS:
                 self.check_verdict.labels(*key, check.name, verdict).set(1 if verdict == check.verdict else 0)
-            for track, value in (("green", check.green), ("blue", check.blue)):
-                if value is None:
-                    _remove(self.check_value, *key, check.name, track)
-                else:
-                    self.check_value.labels(*key, check.name, track).set(value)
-        for gone in self._checks.get(key, set()) - seen:
-            self._forget_check(key, gone)
+            level = check.level or (None if check.measure == "slope" else _pair(check))
+            slope = check.slope or (_pair(check) if check.measure == "slope" else None)
+            for gauge, values in ((self.check_level, level), (self.check_slope, slope)):
+                for track in TRACKS:
+                    value = None if values is None else getattr(values, track)
+                    if value is None:
+                        _remove(gauge, *key, check.name, track, unit)
+                    else:
+                        gauge.labels(*key, check.name, track, unit).set(value)
+        for gone in before.keys() - seen.keys():
+            self._forget_check(key, gone, before[gone])
         self._checks[key] = seen
 
-    def record_rollback(self, namespace: str, rollout: str, reason: str, check: str | None = None) -> None:
-        self._count(self.rollbacks, namespace, rollout, reason, check or "")
+    def _observe_rollback(self, key: RolloutKey, status: RolloutStatus) -> None:
+        """Count a rollback when a new completion appears in status; the first sight only creates the 0."""
+        record = status.rollback
+        done = record.completed_at if record is not None and record.final_phase == "RolledBack" else None
+        if key not in self._rollback_done:
+            self.rollbacks.labels(*key)
+        elif done is not None and done != self._rollback_done[key]:
+            self.rollbacks.labels(*key).inc()
+        self._rollback_done[key] = done
+        labels = (record.reason, record.check or "") if record is not None else None
+        previous = self._rollback_labels.pop(key, None)
+        if previous is not None and previous != labels:
+            _remove(self.rollback_info, *key, *previous)
+        if labels is not None:
+            self.rollback_info.labels(*key, *labels).set(1)
+            self._rollback_labels[key] = labels
+
+    def record_notification(self, sink: str, result: str) -> None:
+        self.notifications.labels(sink, result).inc()
 
     def record_reconcile_error(self, namespace: str, rollout: str) -> None:
-        self._count(self.reconcile_errors, namespace, rollout)
+        self.reconcile_errors.labels(namespace, rollout).inc()
 
     def record_query_error(self, namespace: str, rollout: str) -> None:
-        self._count(self.query_errors, namespace, rollout)
-
-    def _count(self, counter: Counter, namespace: str, rollout: str, *more: str) -> None:
-        labels = (namespace, rollout, *more)
-        counter.labels(*labels).inc()
-        self._counted.setdefault((namespace, rollout), set()).add((counter, labels))
+        self.query_errors.labels(namespace, rollout).inc()
 
     def observe_reconcile(self, seconds: float, *, ok: bool) -> None:
         """The caller measures (with its injected clock); this only records."""
         self.reconcile_duration.labels("ok" if ok else "error").observe(seconds)
 
     def forget_rollout(self, namespace: str, rollout: str) -> None:
-        """Drop every series of a deleted rollout, counters included: with thousands of rollouts created and
+        """Drop every series of a deleted rollout, its counters too: with thousands of rollouts created and
         deleted, series kept for ghosts are memory that only grows (Prometheus keeps their history)."""
         key = (namespace, rollout)
-        for counter, labels in self._counted.pop(key, set()):
-            with contextlib.suppress(KeyError):
-                counter.remove(*labels)
+        for counter in (self.rollbacks, self.reconcile_errors, self.query_errors):  # issue 15: bounded memory
+            _remove(counter, *key)
         for phase in PHASES:
             _remove(self.phase, *key, phase)
         for gauge in (self.green_weight, self.step, self.last_transition):
             _remove(gauge, *key)
-        for check in self._checks.pop(key, set()):
-            self._forget_check(key, check)
+        for check, unit in self._checks.pop(key, {}).items():
+            self._forget_check(key, check, unit)
+        labels = self._rollback_labels.pop(key, None)
+        if labels is not None:
+            _remove(self.rollback_info, *key, *labels)
+        self._rollback_done.pop(key, None)
 
-    def _forget_check(self, key: RolloutKey, check: str) -> None:
+    def _forget_check(self, key: RolloutKey, check: str, unit: str) -> None:
         for verdict in VERDICTS:
             _remove(self.check_verdict, *key, check, verdict)
         for track in TRACKS:
-            _remove(self.check_value, *key, check, track)
+            _remove(self.check_level, *key, check, track, unit)
+            _remove(self.check_slope, *key, check, track, unit)
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""
@@ -190,6 +247,10 @@ def last_transition(status: RolloutStatus) -> datetime | None:
     return max(present) if present else None
 
 
-def _remove(metric: Gauge, *labels: str) -> None:
+def _pair(check: CheckStatus) -> TrackValues:
+    return TrackValues(green=check.green, blue=check.blue)
+
+
+def _remove(metric: Gauge | Counter, *labels: str) -> None:
     with contextlib.suppress(KeyError):  # never set: nothing to remove
         metric.remove(*labels)

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from kubernetes import client as k8s
@@ -24,6 +24,7 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_
 
 from controller.core.commands import COMMAND_KINDS, Command
 from controller.engine.world import NotLeader
+from controller.model.command import MAX_LENGTH as COMMAND_MAX_LENGTH
 from controller.model.resource import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from controller.routing.kube_common import KubeApi, ObjectRef
 
@@ -32,7 +33,7 @@ COMMAND_ANNOTATION = "greenlane.dev/command"
 COMMANDS = COMMAND_KINDS
 FINALIZER = "greenlane.dev/traffic-to-blue"
 SKIP_FINALIZER_ANNOTATION = "greenlane.dev/skip-finalizer"
-MAX_COMMAND_BYTES = 1024
+MAX_COMMAND_BYTES = COMMAND_MAX_LENGTH
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -66,10 +67,13 @@ class CommandRequest:
 
     @classmethod
     def new(cls, command: str, user: str, at: datetime) -> CommandRequest:
-        return cls(id=uuid.uuid4().hex[:12], command=command, user=user, at=at.isoformat())
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")  # RFC 3339, as Kubernetes writes times
+        return cls(id=uuid.uuid4().hex[:12], command=command, user=user, at=stamp)
 
     def to_annotation(self) -> str:
-        return json.dumps({"id": self.id, "command": self.command, "user": self.user, "at": self.at})
+        """Compact JSON with keys in contract order: ``{"id":…,"command":…,"user":…,"at":…}``."""
+        data = {"id": self.id, "command": self.command, "user": self.user, "at": self.at}
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)  # the policy compares raw usernames
 
     @classmethod
     def from_object(cls, obj: Json) -> CommandRequest | None:
@@ -173,3 +177,9 @@ class RolloutClient:
             return written
 
         return attempt()
+
+
+def command_user(obj: Json, status: Any) -> str | None:
+    """Who sent the command a decision just applied (its id is ``status.lastCommand``), if any."""
+    request = CommandRequest.from_object(obj)
+    return request.user if request is not None and request.id == status.last_command else None

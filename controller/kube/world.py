@@ -162,7 +162,7 @@ class KubeWorld:
         may_write: Callable[[], bool],
         now: Callable[[], datetime],
         settings: KubeSettings,
-        on_event: Callable[[Json, EmitEvent, RolloutStatus], None] = lambda obj, event, status: None,
+        on_event: Callable[[Json, EmitEvent, RolloutStatus, RolloutSpec | None], None] = lambda *_: None,
         reader: Reader | None = None,
         specs: SpecCache | None = None,
     ) -> None:
@@ -174,6 +174,7 @@ class KubeWorld:
         self._sources, self._events, self._may_write, self._now = sources, events, may_write, now
         self._settings, self._on_event = settings, on_event
         self._obj: Json = {}
+        self._spec: RolloutSpec | None = None
         self._source: MetricSource | None = None
 
     # ---- reads -----------------------------------------------------------------------------------
@@ -199,7 +200,7 @@ class KubeWorld:
         if isinstance(parsed, list):
             problem = "; ".join(f"{p.path}: {p.message}" for p in parsed)
             return _with(view, problem=f"invalid spec: {problem}")
-        spec = parsed
+        spec = self._spec = parsed
         try:
             self._source = self._sources.source(spec, self.namespace)
         except SpecProblem as exc:
@@ -296,7 +297,7 @@ class KubeWorld:
         meta = self._obj.get("metadata") or {}
         involved = InvolvedObject(API_VERSION, KIND, self.namespace, self.name, meta.get("uid"))
         self._events.record(involved, event.type, event.reason, event.message)
-        self._on_event(self._obj, event, status)
+        self._on_event(self._obj, event, status, self._spec)
 
 
 def parse_status(stored: Json) -> RolloutStatus:

@@ -6,18 +6,35 @@ the wire and snake_case in Python, and is immutable so that the pure core cannot
 
 from __future__ import annotations
 
+import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, core_schema
 
+from controller.model.limits import NAME_MAX_LENGTH
 from controller.model.quantities import (
+    DURATION_MAX_LENGTH,
     DURATION_PATTERN,
+    RATE_MAX_LENGTH,
     RATE_PATTERN,
+    duration_micros,
     format_duration,
-    parse_duration,
     parse_rate,
 )
 
@@ -50,12 +67,6 @@ def _check_dns_label(value: str) -> str:
     return value
 
 
-def _duration_seconds(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError("invalid duration, expected a string such as 30s, 2m or 1h")
-    return parse_duration(value)
-
-
 def _rate_per_second(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError("invalid slope, expected a string such as 50Mi/h or 20/h")
@@ -68,25 +79,136 @@ def _format_rate(per_second: float) -> str:
     return f"{Decimal(f'{per_second * 3600:.12g}'):f}/h"
 
 
+@dataclass(frozen=True)
+class Text:
+    """Annotated metadata: a string matching ``pattern`` with ``min_length..max_length`` characters.
+
+    One definition for the pydantic check (a human-readable message) and the CRD (``pattern``/``maxLength``,
+    enforced by the API server). Patterns stay within the regex syntax Python's ``re`` and RE2 read alike.
+    """
+
+    pattern: str
+    max_length: int
+    message: str
+    min_length: int = 1
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self._check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out: dict[str, Any] = {"type": "string", "pattern": self.pattern, "maxLength": self.max_length}
+        if self.min_length:
+            out["minLength"] = self.min_length
+        return out
+
+    def _check(self, value: str) -> str:
+        if not self.min_length <= len(value) <= self.max_length or not re.fullmatch(self.pattern, value):
+            raise ValueError(f"{self.message}, at most {self.max_length} characters")
+        return value
+
+
 DnsLabel = Annotated[
     str,
     AfterValidator(_check_dns_label),
     WithJsonSchema({"type": "string", "pattern": DNS1123_LABEL, "maxLength": DNS1123_LABEL_MAX}),
 ]
 
-Duration = Annotated[
-    float,
-    BeforeValidator(_duration_seconds),
-    PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN}),
+DNS1123_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+SectionName = Annotated[
+    str,
+    Text(DNS1123_SUBDOMAIN, NAME_MAX_LENGTH, "must be lower-case letters, digits, '-' and '.' (a DNS-1123 subdomain)"),
 ]
-"""Seconds in Python, a Go-style duration string (``30s``, ``2m``, ``1h30m``) on the wire."""
+"""Gateway API ``SectionName`` (rule names), ASCII only: a zero-width space cannot hide in it."""
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+INTEGRAL = BeforeValidator(_integral)
+Count = Annotated[int, INTEGRAL]
+"""An integer; ``2.0`` counts as 2, as the API server counts it (kubectl sends YAML's ``2.0`` as JSON ``2``).
+Optional counts put their bounds first: ``Annotated[int, Field(ge=…), INTEGRAL] | None``."""
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""A threshold: any finite number (``.nan`` and ``.inf`` would make every comparison meaningless)."""
+
+
+@dataclass(frozen=True)
+class DurationRange:
+    """Annotated metadata for a duration within ``[low, high]`` seconds (or ``manual`` when allowed).
+
+    Seconds (float) in Python, a duration string on the wire. pydantic and the CRD's CEL rule both compare
+    exact microseconds, so they agree at the boundaries.
+    """
+
+    low: float
+    high: float
+    manual: bool = False
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        serialize = core_schema.plain_serializer_function_ser_schema(
+            self._format, return_schema=core_schema.str_schema()
+        )
+        return core_schema.no_info_plain_validator_function(self._check, serialization=serialize)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        rule = cel_duration_between(self.low, self.high)
+        return {
+            "type": "string",
+            "pattern": f"^manual$|{DURATION_PATTERN}" if self.manual else DURATION_PATTERN,
+            "maxLength": DURATION_MAX_LENGTH,
+            "x-kubernetes-validations": [
+                {"rule": f"self == 'manual' || ({rule})" if self.manual else rule, "message": self._range()}
+            ],
+        }
+
+    def _range(self) -> str:
+        return f"must be between {format_duration(self.low)} and {format_duration(self.high)}"
+
+    def _check(self, value: Any) -> float:
+        if self.manual and value == "manual":
+            return math.inf
+        if isinstance(value, bool) or not isinstance(value, str):
+            what = "a duration such as 30s, 2m, 1h, or 'manual'" if self.manual else "a string such as 30s, 2m or 1h"
+            raise ValueError(f"invalid duration, expected {what}")
+        micros = duration_micros(value)
+        if not round(self.low * 1e6) <= micros <= round(self.high * 1e6):
+            raise ValueError(self._range())
+        return micros / 1_000_000
+
+    @staticmethod
+    def _format(seconds: float) -> str:
+        return "manual" if math.isinf(seconds) else format_duration(seconds)
+
+
+def cel_duration_between(low: float, high: float) -> str:
+    """CEL that is true when ``self`` (a string matching DURATION_PATTERN) lies in ``[low, high]`` seconds.
+
+    Kubernetes CEL's ``duration()`` knows ``h m s ms`` but not ``d``: whole days (the part before ``d``, the
+    only unit ending in ``d``) are added as seconds, the rest is parsed by ``duration()``.
+    """
+    days = "(self.contains('d') ? duration(string(int(self.split('d')[0]) * 86400) + 's') : duration('0s'))"
+    rest = "duration(self.endsWith('d') ? '0s' : self.split('d')[self.split('d').size() - 1])"
+    total = f"({days} + {rest})"
+    bounds = [f"{total} <= duration('{_micros_text(high)}')"]
+    if low > 0:
+        bounds.insert(0, f"{total} >= duration('{_micros_text(low)}')")
+    return " && ".join(bounds)
+
+
+def _micros_text(seconds: float) -> str:
+    micros = round(seconds * 1e6)
+    return f"{micros // 1_000_000}s" if micros % 1_000_000 == 0 else f"{micros}us"
+
 
 Rate = Annotated[
     float,
     BeforeValidator(_rate_per_second),
     PlainSerializer(_format_rate, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": RATE_PATTERN}),
+    WithJsonSchema({"type": "string", "pattern": RATE_PATTERN, "maxLength": RATE_MAX_LENGTH}),
 ]
 """Units per second in Python, an amount per time unit (``50Mi/h``, ``20/h``) on the wire."""
 

@@ -24,6 +24,7 @@ from controller.model.resource import (
     BlueGreenRollout,
 )
 from controller.model.spec import format_pause
+from controller.model.status import RolloutStatus
 
 _DROP = {"title", "additionalProperties_false"}
 
@@ -81,6 +82,7 @@ def openapi_schema() -> dict[str, Any]:
     schema["properties"]["metadata"] = {"type": "object"}
     del metadata
     schema["properties"]["status"]["description"] = "Written by the controller; all progress lives here."
+    schema["properties"]["status"]["properties"].update(_computed_status_fields())
     schema["description"] = (
         "BlueGreenRollout moves traffic from a blue Deployment to a green one in weighted steps, "
         "judging green against blue from Prometheus."
@@ -88,9 +90,19 @@ def openapi_schema() -> dict[str, Any]:
     return schema
 
 
+def _computed_status_fields() -> dict[str, Any]:
+    """Fields the status model computes (``stepNumber``): written with every status, so the schema must keep them."""
+    serialized = RolloutStatus.model_json_schema(by_alias=True, mode="serialization")["properties"]
+    out: dict[str, Any] = {}
+    for name, field in RolloutStatus.model_computed_fields.items():
+        alias = field.alias or name
+        out[alias] = {k: v for k, v in serialized[alias].items() if k not in ("title", "readOnly")}
+    return out
+
+
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-    {"name": "Step", "type": "integer", "jsonPath": ".status.currentStep"},
+    {"name": "Step", "type": "integer", "jsonPath": ".status.stepNumber"},
     {"name": "Green %", "type": "integer", "jsonPath": ".status.weight"},
     {"name": "Message", "type": "string", "jsonPath": ".status.message", "priority": 1},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

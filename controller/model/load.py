@@ -1,14 +1,17 @@
 """Turning user-supplied YAML into BlueGreenRollouts, or into problems a human can act on.
 
-Every problem names the file, the document, the field path and the offending value; nothing here
-raises for bad input, because a traceback tells a user nothing about their manifest.
+Every problem names the file, the line, the field path and the offending value (or the line, for input
+that is not a manifest at all); nothing here raises for bad input, because a traceback tells a user
+nothing about their manifest. Parsing is bounded (``safe_yaml``): sizes, nesting and alias expansion are
+refused at the line that crosses a bound, in well under a second.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -17,7 +20,9 @@ from pydantic_core import ErrorDetails
 
 from controller.model.base import FieldProblem
 from controller.model.crd import known_fields
+from controller.model.marks import item_nodes, line_of
 from controller.model.resource import BlueGreenRollout
+from controller.model.safe_yaml import YamlProblem, compose_documents
 
 _MISSING = object()
 
@@ -29,9 +34,11 @@ class Problem:
     path: str
     message: str
     got: Any = _MISSING
+    line: int = 0
+    """1-based line in ``source`` of the field (or document) at fault; 0 when not from a file."""
 
     def __str__(self) -> str:
-        where = f"{self.source}:{self.document}" if self.document else self.source
+        where = f"{self.source}:{self.line}" if self.line else self.source
         got = "" if self.got is _MISSING else f" (got {render_value(self.got)})"
         path = f" {self.path}:" if self.path else ""
         return f"{where}{path} {self.message}{got}"
@@ -42,23 +49,27 @@ class Loaded:
     source: str
     document: int
     rollout: BlueGreenRollout
+    line: int = 0
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, which PyYAML would otherwise silently overwrite."""
+@dataclass(frozen=True)
+class Skipped:
+    """A document of another kind (a Deployment beside the rollout): noted, not judged."""
+
+    source: str
+    line: int
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.line} skipped {self.kind} {self.name} (not a BlueGreenRollout)".replace("  ", " ")
 
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+@dataclass
+class Parsed:
+    loaded: list[Loaded] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
 
 
 def render_value(value: Any, limit: int = 80) -> str:
@@ -73,38 +84,64 @@ def render_value(value: Any, limit: int = 80) -> str:
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:
-    """``('spec', 'steps', 2, 'weight')`` → ``spec.steps[2].weight``."""
+    """``('spec', 'steps', 2, 'weight')`` → ``spec.steps[2].weight``; an odd key is quoted: ``headers["X Y"]``."""
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not re.fullmatch(r"[A-Za-z0-9_][-A-Za-z0-9_.]*", str(part)):
+            out += f"[{json.dumps(str(part))}]"
+        else:
+            out += f".{part}" if out else str(part)
     return out
 
 
 def parse_documents(text: str, source: str) -> tuple[list[Loaded], list[Problem]]:
-    """Validate every YAML document in ``text``; empty documents are skipped, an empty input is a problem."""
+    """Validate every BlueGreenRollout in ``text``; see :func:`parse_manifests` (other kinds are dropped)."""
+    parsed = parse_manifests(text, source)
+    return parsed.loaded, parsed.problems
+
+
+def parse_manifests(text: str, source: str) -> Parsed:
+    """Every YAML document in ``text``: rollouts validated, other kinds skipped, problems with their line.
+
+    Empty documents are skipped; an input with no document at all is a problem. ``kind: List`` (what
+    ``kubectl get -o yaml`` prints) is read item by item.
+    """
     try:
-        documents = list(yaml.load_all(text, Loader=_StrictLoader))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        detail = getattr(exc, "problem", None) or str(exc)
-        return [], [Problem(source, 0, "", f"not valid YAML{where}: {detail}")]
-    loaded: list[Loaded] = []
-    problems: list[Problem] = []
-    for index, document in enumerate(documents, start=1):
+        documents = compose_documents(text)
+    except YamlProblem as exc:  # the message names the line and column that broke a rule or a bound
+        return Parsed(problems=[Problem(source, 0, "", str(exc))])
+    parsed = Parsed()
+    for index, (node, document) in enumerate(documents, start=1):
         if document is None:
             continue
-        result = validate_document(document, source, index)
-        if isinstance(result, Loaded):
-            loaded.append(result)
-        else:
-            problems.extend(result)
-    if not loaded and not problems:
-        problems.append(Problem(source, 0, "", "contains no resources"))
-    return loaded, problems
+        _add(parsed, document, node, source, index)
+    if not parsed.loaded and not parsed.problems and not parsed.skipped:
+        parsed.problems.append(Problem(source, 0, "", "contains no resources"))
+    return parsed
 
 
-def validate_document(document: Any, source: str, index: int) -> Loaded | list[Problem]:
+def _add(parsed: Parsed, document: Any, node: yaml.Node | None, source: str, index: int) -> None:
+    kind = document.get("kind") if isinstance(document, dict) else None
+    if kind == "List" and isinstance(document.get("items"), list):
+        for item, item_node in zip(document["items"], item_nodes(node, "items"), strict=False):
+            _add(parsed, item, item_node, source, index)
+        return
+    api_version = str(document.get("apiVersion") or "") if isinstance(document, dict) else ""
+    if isinstance(kind, str) and kind != "BlueGreenRollout" and not api_version.startswith("greenlane.dev/"):
+        name = (document.get("metadata") or {}).get("name", "") if isinstance(document.get("metadata"), dict) else ""
+        parsed.skipped.append(Skipped(source, line_of(node, ()), kind, str(name)))
+        return
+    result = validate_document(document, source, index, node)
+    if isinstance(result, Loaded):
+        parsed.loaded.append(result)
+    else:
+        parsed.problems.extend(result)
+
+
+def validate_document(document: Any, source: str, index: int, node: yaml.Node | None = None) -> Loaded | list[Problem]:
+    """One document as a rollout; with its YAML ``node``, every problem knows its line."""
     if not isinstance(document, dict):
         return [
             Problem(
@@ -113,13 +150,20 @@ def validate_document(document: Any, source: str, index: int) -> Loaded | list[P
                 "(document)",
                 "expected a mapping with apiVersion, kind, metadata and spec",
                 type(document).__name__,
+                line=line_of(node, ()),
             )
         ]
     try:
         rollout = BlueGreenRollout.model_validate(document, strict=True)
     except ValidationError as exc:
-        return [_problem(error, source, index) for error in exc.errors()]
-    return Loaded(source, index, rollout)
+        return [_located(_problem(error, source, index), error, node) for error in exc.errors()]
+    return Loaded(source, index, rollout, line_of(node, ()))
+
+
+def _located(problem: Problem, error: ErrorDetails, node: yaml.Node | None) -> Problem:
+    cause = (error.get("ctx") or {}).get("error")
+    loc = tuple(error["loc"]) + (cause.path if isinstance(cause, FieldProblem) else ())
+    return replace(problem, line=line_of(node, loc))
 
 
 def _problem(error: ErrorDetails, source: str, index: int) -> Problem:

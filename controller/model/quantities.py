@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 
 DURATION_UNITS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION_PART = r"[0-9]+(?:\.[0-9]+)?(?:ms|s|m|h|d)"
-DURATION_PATTERN = rf"^(?:{_DURATION_PART})+$"
+_NUMBER = r"[0-9]{1,9}(?:\.[0-9]{1,3})?"
+DURATION_PATTERN = rf"^(?:[0-9]{{1,9}}d)?(?:{_NUMBER}h)?(?:{_NUMBER}m)?(?:{_NUMBER}s)?(?:{_NUMBER}ms)?$"
+"""Units largest first, each at most once (``1d12h``, ``1h30m``, ``2m30s``, ``500ms``), whole days, at most
+three decimals and nine digits a part: every value is a whole number of microseconds, far inside what a
+CEL ``duration`` holds, so the CRD's CEL range rules and this parser agree to the microsecond."""
+DURATION_MAX_LENGTH = 64
 _DURATION_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_MICROS = {"ms": 1_000, "s": 1_000_000, "m": 60_000_000, "h": 3_600_000_000, "d": 86_400_000_000}
 
 QUANTITY_SUFFIXES: dict[str, float] = {
     "": 1.0,
@@ -25,10 +31,12 @@ QUANTITY_SUFFIXES: dict[str, float] = {
     "Gi": 2.0**30,
     "Ti": 2.0**40,
 }
-_QUANTITY = r"[0-9]+(?:\.[0-9]+)?(?:Ki|Mi|Gi|Ti|k|M|G|T)?"
+_QUANTITY = r"[0-9]{1,15}(?:\.[0-9]{1,15})?(?:Ki|Mi|Gi|Ti|k|M|G|T)?"
 RATE_UNITS: dict[str, float] = {"s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 RATE_PATTERN = rf"^[+]?{_QUANTITY}/(?:s|min|m|h|d)$"
-_RATE_RE = re.compile(r"^\+?([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?/(s|min|m|h|d)$")
+"""At most 15 digits either side of the point: a slope is always finite (no ``1e400``-style overflow)."""
+RATE_MAX_LENGTH = 40
+_RATE_RE = re.compile(r"^\+?([0-9]{1,15}(?:\.[0-9]{1,15})?)(Ki|Mi|Gi|Ti|k|M|G|T)?/(s|min|m|h|d)$")
 
 
 def parse_duration(text: str) -> float:
@@ -36,9 +44,18 @@ def parse_duration(text: str) -> float:
 
     Raises ValueError with an example of the accepted form, because the value came from a human.
     """
-    if not isinstance(text, str) or not re.fullmatch(DURATION_PATTERN, text.strip()):
-        raise ValueError("invalid duration, expected a number with a unit such as 30s, 2m, 1h or 1h30m")
-    return sum(float(n) * DURATION_UNITS[u] for n, u in _DURATION_RE.findall(text.strip()))
+    return duration_micros(text) / 1_000_000
+
+
+def duration_micros(text: str) -> int:
+    """The exact duration in microseconds, for range checks that must agree with the CRD's CEL rules."""
+    ok = isinstance(text, str) and 0 < len(text) <= DURATION_MAX_LENGTH and re.fullmatch(DURATION_PATTERN, text)
+    if not ok:
+        raise ValueError(
+            "invalid duration, expected a number with a unit such as 30s, 2m, 1h or 1h30m "
+            "(units largest first: d, h, m, s, ms; whole days; at most 3 decimals)"
+        )
+    return sum(int(Decimal(n) * _MICROS[u]) for n, u in _DURATION_RE.findall(text))
 
 
 def format_duration(seconds: float) -> str:
@@ -64,7 +81,7 @@ def format_duration(seconds: float) -> str:
 
 def parse_rate(text: str) -> float:
     """Per-second value of a slope such as ``50Mi/h`` (bytes per hour) or ``20/h`` (count per hour)."""
-    match = _RATE_RE.fullmatch(text.strip()) if isinstance(text, str) else None
+    match = _RATE_RE.fullmatch(text) if isinstance(text, str) and len(text) <= RATE_MAX_LENGTH else None
     if not match:
         raise ValueError("invalid slope, expected an amount per time unit such as 50Mi/h, 20/h or 1.5/min")
     number, suffix, unit = match.groups()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from controller.model.base import DnsLabel, Model
+from controller.model.limits import TOTAL_ANNOTATION_BYTES
 from controller.model.spec import RolloutSpec
 from controller.model.status import RolloutStatus
 
@@ -32,6 +33,17 @@ class ObjectMeta(Model):
     generation: int | None = None
     resource_version: str | None = None
     uid: str | None = None
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotation_size(cls, annotations: dict[str, str]) -> dict[str, str]:
+        """The API server refuses an object whose annotations exceed this in total; so do we, before it."""
+        size = sum(len(f"{k}{v}".encode(errors="surrogatepass")) for k, v in annotations.items())
+        if size > TOTAL_ANNOTATION_BYTES:
+            raise ValueError(
+                f"annotations total {size} bytes; the API server accepts at most {TOTAL_ANNOTATION_BYTES} (256 KiB)"
+            )
+        return annotations
 
 
 class BlueGreenRollout(Model):

@@ -6,15 +6,47 @@ comes from the tracks, and is checked against the router in ``RolloutSpec``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import ConfigDict, Field, model_validator
 
-from controller.model.base import DnsLabel, FieldProblem, Model
+from controller.model import limits
+from controller.model.base import INTEGRAL, DnsLabel, FieldProblem, Model, SectionName, Text
+from controller.model.limits import TOTAL_REPLICAS
+
+RouteName = Annotated[
+    str,
+    Text(
+        r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$",
+        limits.NAME_MAX_LENGTH,
+        "must be ASCII letters, digits, '-', '_' and '.', starting and ending with a letter or digit",
+    ),
+]
+"""An Istio route name, ASCII only: a look-alike or zero-width character would match no route."""
+HAProxyName = Annotated[
+    str,
+    Text(
+        r"^[A-Za-z0-9_.:-]+$",
+        limits.HAPROXY_NAME_MAX_LENGTH,
+        "must be letters, digits, '_', '.', ':' or '-' (HAProxy names; no spaces, ';' or newlines)",
+    ),
+]
+"""What HAProxy allows in proxy and server names; it also keeps a runtime API command one command."""
+SOCKET_PATH = r"^(/([A-Za-z0-9_~@+-]|\.[A-Za-z0-9_~@+-])[A-Za-z0-9._~@+-]*)+$"
+SocketPath = Annotated[
+    str,
+    Text(
+        SOCKET_PATH,
+        limits.SOCKET_PATH_MAX_LENGTH,
+        "must be an absolute path of letters, digits and ._~@+- without '.' or '..' components",
+    ),
+]
 
 
 class GatewayAPIRouting(Model):
     http_route: DnsLabel | None = None
     grpc_route: DnsLabel | None = None
-    rule: str | None = Field(
+    rule: SectionName | None = Field(
         default=None, description="Rule name; default: the rule whose backendRefs name both Services."
     )
 
@@ -38,7 +70,7 @@ class GatewayAPIRouting(Model):
 
 class IstioRouting(Model):
     virtual_service: DnsLabel
-    route: str | None = Field(default=None, description="Route name; default: the single unnamed HTTP route.")
+    route: RouteName | None = Field(default=None, description="Route name; default: the single unnamed HTTP route.")
 
 
 class SMIRouting(Model):
@@ -53,16 +85,16 @@ class NginxRouting(Model):
 
 
 class ReplicasRouting(Model):
-    total_replicas: int | None = Field(
-        default=None, ge=1, description="Replicas shared by both tracks; default: blue's replicas at start."
+    total_replicas: Annotated[int, Field(ge=TOTAL_REPLICAS[0], le=TOTAL_REPLICAS[1]), INTEGRAL] | None = Field(
+        default=None, description="Replicas shared by both tracks; default: blue's replicas at start."
     )
 
 
 class HAProxyRouting(Model):
-    socket: str = Field(min_length=1, description="Path of HAProxy's stats socket with 'level admin'.")
-    backend: str = Field(min_length=1)
-    blue_server: str = Field(min_length=1)
-    green_server: str = Field(min_length=1)
+    socket: SocketPath = Field(description="Path of HAProxy's stats socket with 'level admin'.")
+    backend: HAProxyName
+    blue_server: HAProxyName
+    green_server: HAProxyName
 
 
 ROUTERS: tuple[str, ...] = ("gatewayAPI", "istio", "smi", "nginx", "replicas", "haproxy")

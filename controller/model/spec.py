@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     ConfigDict,
     Field,
-    PlainSerializer,
     WithJsonSchema,
     model_validator,
 )
 
-from controller.model.base import DnsLabel, Duration, FieldProblem, Model, Rate
-from controller.model.quantities import DURATION_PATTERN, format_duration, parse_duration
+from controller.model import limits
+from controller.model.base import INTEGRAL, Count, DnsLabel, DurationRange, FieldProblem, Finite, Model, Rate, Text
+from controller.model.notify import Notification
+from controller.model.quantities import format_duration
 from controller.model.routing import (
     TrafficRouting,
 )
@@ -45,25 +45,122 @@ _VARIABLE_RE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
 _PYTHON_VERSION_RE = r"^[0-9]+\.[0-9]+(\.[0-9]+)?$"
 
 
-def _pause_seconds(value: Any) -> float:
-    if value == "manual":
-        return math.inf
-    if isinstance(value, bool) or not isinstance(value, str):
-        raise ValueError("invalid pause, expected a duration such as 30s, 2m, 1h, or 'manual'")
-    return parse_duration(value)
-
-
 def format_pause(seconds: float) -> str:
     return "manual" if math.isinf(seconds) else format_duration(seconds)
 
 
-Pause = Annotated[
-    float,
-    BeforeValidator(_pause_seconds),
-    PlainSerializer(format_pause, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": f"^manual$|{DURATION_PATTERN}"}),
-]
+Pause = Annotated[float, DurationRange(*limits.PAUSE, manual=True)]
 """Bake time in seconds; ``manual`` (infinity) waits for ``greenlane promote``."""
+
+QUERY_TEMPLATE_PATTERN = (
+    r"^\}?(?:(?:[^{}]|\{[^{}])\}?|\{\{[ \t\n\r]*(?:" + "|".join(sorted(QUERY_VARIABLES)) + r")[ \t\n\r]*\}\}|\{\})*\{?$"
+)
+"""A query whose every ``{{`` opens a known ``{{ variable }}`` and every ``}}`` closes one. Read as tokens
+(a variable, ``{}``, a lone brace, any other character), a lone ``}`` may not follow a variable or another
+``}``, and a lone ``{`` may not precede a ``{``: so ``{{ pods"} or vector(1) }}`` and ``{{{ pods }}`` fail while
+PromQL's own braces (``x{a="b"}``, ``x{}``) pass. The same regex is the CRD's pattern (RE2 reads it alike)."""
+
+
+def _check_query(value: str) -> str:
+    if not value:
+        raise ValueError("query is empty")
+    if len(value) > limits.QUERY_MAX_LENGTH:
+        raise ValueError(f"query is {len(value)} characters; at most {limits.QUERY_MAX_LENGTH}")
+    unknown = sorted(set(_VARIABLE_RE.findall(value)) - QUERY_VARIABLES)
+    if unknown:
+        raise ValueError(f"unknown template variable(s) {unknown}; known: {', '.join(sorted(QUERY_VARIABLES))}")
+    if not re.fullmatch(QUERY_TEMPLATE_PATTERN, value):
+        raise ValueError(
+            "malformed template: every '{{' must open a variable such as {{ pods }} and every '}}' close one"
+        )
+    return value
+
+
+Query = Annotated[
+    str,
+    AfterValidator(_check_query),
+    WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": limits.QUERY_MAX_LENGTH, "pattern": QUERY_TEMPLATE_PATTERN}
+    ),
+]
+
+HTTP_TOKEN = r"^[-!#$%&'*+.^_`|~0-9A-Za-z]+$"
+"""RFC 9110 ``token``: what a header name may be; no space, colon, CR or LF."""
+HEADER_VALUE = r"^([!-~]([\t -~]*[!-~])?)?$"
+"""Visible ASCII with inner spaces and tabs: no CR/LF (request splitting), no control characters."""
+RESERVED_HEADERS: tuple[str, ...] = (
+    "authorization",
+    "proxy-authorization",
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+)
+"""Credentials come from opted-in Secrets, never from a spec anyone with ``view`` can read; the target is the
+allowlisted address, and framing is the HTTP client's business."""
+
+
+def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    if len(headers) > limits.MAX_HEADERS:
+        raise ValueError(f"at most {limits.MAX_HEADERS} headers")
+    for name, value in headers.items():
+        if len(name) > limits.HEADER_NAME_MAX_LENGTH or not re.fullmatch(HTTP_TOKEN, name):
+            raise FieldProblem((name,), "header names are letters, digits and !#$%&'*+-.^_`|~ (no spaces)", name)
+        if name.lower() in RESERVED_HEADERS:
+            raise FieldProblem((name,), f"{name} may not be set here; credentials come from Secrets", name)
+        if len(value) > limits.HEADER_VALUE_MAX_LENGTH or not re.fullmatch(HEADER_VALUE, value):
+            raise FieldProblem(
+                (name,),
+                "header values are printable ASCII without CR, LF or control characters, "
+                f"no leading or trailing space, at most {limits.HEADER_VALUE_MAX_LENGTH} characters",
+                value,
+            )
+    return headers
+
+
+Headers = Annotated[
+    dict[str, str],
+    AfterValidator(_check_headers),
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": limits.MAX_HEADERS,
+            "additionalProperties": {
+                "type": "string",
+                "pattern": HEADER_VALUE,
+                "maxLength": limits.HEADER_VALUE_MAX_LENGTH,
+            },
+            "x-kubernetes-validations": [
+                {
+                    "rule": f'self.all(k, k.size() <= {limits.HEADER_NAME_MAX_LENGTH} && k.matches("{HTTP_TOKEN}"))',
+                    "message": "header names are letters, digits and !#$%&'*+-.^_`|~ (no spaces)",
+                },
+                {
+                    "rule": "self.all(k, !(k.lowerAscii() in " + str(list(RESERVED_HEADERS)) + "))",
+                    "message": "Authorization, Host and framing headers may not be set; credentials come from Secrets",
+                },
+            ],
+        }
+    ),
+]
+
+SecretKey = Annotated[
+    str,
+    Text(r"^[-._a-zA-Z0-9]+$", limits.NAME_MAX_LENGTH, "must be letters, digits, '-', '_' or '.' (a Secret data key)"),
+]
+_PORT = r"([0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+URL_PATTERN = (
+    r"^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?)(:" + _PORT + r")?(/[-A-Za-z0-9._~%/]*)?$"
+)
+"""scheme://host[:port][/path]: no user (``http://allowed@evil``), query, fragment or whitespace."""
+Url = Annotated[
+    str,
+    Text(
+        URL_PATTERN,
+        limits.URL_MAX_LENGTH,
+        "must be an http:// or https:// URL: host, optional port and path; no user, query or fragment",
+    ),
+]
 
 
 def _check_python_version(value: str) -> str:
@@ -91,7 +188,7 @@ class Track(Model):
 
 
 class Step(Model):
-    weight: int = Field(ge=0, le=100, description="Green's share of traffic in percent.")
+    weight: Count = Field(ge=0, le=100, description="Green's share of traffic in percent.")
     pause: Pause = Field(default=0.0, description="Bake time at this weight (30s, 5m, 1h) or 'manual'.")
 
     @property
@@ -101,7 +198,7 @@ class Step(Model):
 
 class SecretKeyRef(Model):
     name: DnsLabel
-    key: str = Field(min_length=1)
+    key: SecretKey
 
 
 class SecretRef(Model):
@@ -111,13 +208,13 @@ class SecretRef(Model):
 class PrometheusConfig(Model):
     """Where and how to query; credentials come from Secrets in the rollout's namespace."""
 
-    address: str | None = Field(
+    address: Url | None = Field(
         default=None,
-        pattern=r"^https?://",
-        description="Prometheus base URL; default: the operator's --prometheus-url.",
+        description="Prometheus base URL; default: the operator's --prometheus-url. Its origin must be "
+        "allowed by the operator (--prometheus-allowed-origin).",
     )
-    timeout: Duration = Field(default=10.0, description="Per-query timeout.")
-    headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers sent with each query.")
+    timeout: Annotated[float, DurationRange(*limits.TIMEOUT)] = Field(default=10.0, description="Per-query timeout.")
+    headers: Headers = Field(default_factory=dict, description="Extra HTTP headers sent with each query.")
     bearer_token_secret: SecretKeyRef | None = None
     basic_auth_secret: SecretRef | None = Field(default=None, description="Secret with keys username and password.")
     ca_secret: SecretKeyRef | None = Field(default=None, description="Secret key holding a PEM CA bundle.")
@@ -129,20 +226,24 @@ class Check(Model):
 
     name: DnsLabel
     template: TemplateName | None = None
-    query: str | None = Field(default=None, min_length=1)
-    quantile: float | None = Field(default=None, gt=0, lt=1, description="latency only; default 0.99.")
-    window: Duration | None = Field(default=None, description="Range of each query; default per template.")
-    min_requests: int | None = Field(
-        default=None, ge=0, description="latency/error-rate: fewer requests in the window is Inconclusive."
+    query: Query | None = None
+    quantile: float | None = Field(
+        default=None, gt=0, lt=1, allow_inf_nan=False, description="latency only; default 0.99."
+    )
+    window: Annotated[float, DurationRange(*limits.WINDOW)] | None = Field(
+        default=None, description="Range of each query; default per template."
+    )
+    min_requests: Annotated[int, Field(ge=limits.MIN_REQUESTS[0], le=limits.MIN_REQUESTS[1]), INTEGRAL] | None = Field(
+        default=None, description="latency/error-rate: fewer requests in the window is Inconclusive."
     )
     source: Literal["container", "process", "server", "pool"] | None = Field(
         default=None, description="memory: container|process; db-connections: server|pool."
     )
     critical: bool = Field(default=False, description="Roll back on the first failing evaluation.")
-    max: float | None = None
-    min: float | None = None
-    max_ratio_to_blue: float | None = Field(default=None, gt=0)
-    max_increase_over_blue: float | None = None
+    max: Finite | None = None
+    min: Finite | None = None
+    max_ratio_to_blue: Finite | None = Field(default=None, gt=0)
+    max_increase_over_blue: Finite | None = None
     max_slope: Rate | None = None
     max_slope_over_blue: Rate | None = None
 
@@ -163,11 +264,6 @@ class Check(Model):
     def _consistent(self) -> Check:
         if (self.template is None) == (self.query is None):
             raise FieldProblem((), "set exactly one of 'template' or 'query'", self.template or self.query)
-        if self.query is not None:
-            unknown = sorted(set(_VARIABLE_RE.findall(self.query)) - QUERY_VARIABLES)
-            if unknown:
-                known = ", ".join(sorted(QUERY_VARIABLES))
-                raise FieldProblem(("query",), f"unknown template variable(s) {unknown}; known: {known}", self.query)
         if self.template != "python-version" and not self.thresholds():
             raise FieldProblem(
                 (),
@@ -199,13 +295,29 @@ class Check(Model):
 
 class Analysis(Model):
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
-    interval: Duration = Field(default=30.0, description="Time between evaluations while a step bakes.")
-    warmup: Duration = Field(default=60.0, description="Green pods' startup window ignored by level checks.")
-    failure_limit: int = Field(default=2, ge=1, description="Consecutive failing evaluations that roll back.")
-    required_passes: int = Field(default=2, ge=1, description="Consecutive passing evaluations that complete a step.")
-    max_hold: Duration = Field(default=600.0, description="How long an outage or inconclusive data may hold a step.")
+    interval: Annotated[float, DurationRange(*limits.INTERVAL)] = Field(
+        default=30.0, description="Time between evaluations while a step bakes."
+    )
+    warmup: Annotated[float, DurationRange(*limits.WARMUP)] = Field(
+        default=60.0, description="Green pods' startup window ignored by level checks."
+    )
+    failure_limit: Count = Field(
+        default=2,
+        ge=limits.FAILURE_LIMIT[0],
+        le=limits.FAILURE_LIMIT[1],
+        description="Consecutive failing evaluations that roll back.",
+    )
+    required_passes: Count = Field(
+        default=2,
+        ge=limits.REQUIRED_PASSES[0],
+        le=limits.REQUIRED_PASSES[1],
+        description="Consecutive passing evaluations that complete a step.",
+    )
+    max_hold: Annotated[float, DurationRange(*limits.MAX_HOLD)] = Field(
+        default=600.0, description="How long an outage or inconclusive data may hold a step."
+    )
     on_hold: Literal["pause", "rollback"] = Field(default="pause", description="What happens after maxHold.")
-    checks: list[Check] = Field(min_length=1, max_length=32)
+    checks: list[Check] = Field(min_length=1, max_length=limits.MAX_CHECKS)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -230,7 +342,7 @@ class Analysis(Model):
 
 
 class Promotion(Model):
-    scale_down_blue_after: Duration = Field(
+    scale_down_blue_after: Annotated[float, DurationRange(*limits.SCALE_DOWN_BLUE_AFTER)] = Field(
         default=3600.0, description="Blue keeps running this long after promotion, for instant rollback."
     )
 
@@ -242,9 +354,12 @@ class RolloutSpec(Model):
     blue: Track
     green: Track
     traffic_routing: TrafficRouting
-    steps: list[Step] = Field(min_length=1, max_length=20)
+    steps: list[Step] = Field(min_length=1, max_length=limits.MAX_STEPS)
     analysis: Analysis
     promotion: Promotion = Field(default_factory=Promotion)
+    notifications: list[Notification] = Field(
+        default_factory=list, max_length=8, description="Where this rollout's events are announced."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, computed_field
 
 from controller.model.base import DnsLabel, Model
 from controller.model.routing import TrafficRouting
@@ -26,6 +26,7 @@ problem (a bad spec, a missing Deployment) is fixed.
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
 PauseReason = Literal["ManualStep", "Command", "AnalysisHold", "GreenUnavailable", "ReconcileErrors"]
 HoldKind = Literal["PrometheusUnavailable", "Inconclusive", "ClockSkew"]
+Measure = Literal["level", "slope"]
 FinalPhase = Literal["RolledBack", "Aborted"]
 
 
@@ -33,8 +34,20 @@ class StatusModel(Model):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+class TrackValues(StatusModel):
+    """One quantity measured on both tracks; None where there was no data (or NaN/Inf)."""
+
+    green: float | None = None
+    blue: float | None = None
+
+
 class CheckStatus(StatusModel):
-    """The last evaluation of one check, with the numbers an on-call engineer needs side by side."""
+    """The last evaluation of one check, with the numbers an on-call engineer needs side by side.
+
+    ``green``/``blue`` are the values of the threshold that decided (a level or a slope, see
+    ``measure``); ``level`` and ``slope`` keep both kinds apart so that dashboards never plot bytes and
+    bytes per second in one series.
+    """
 
     name: str
     verdict: Verdict
@@ -45,6 +58,14 @@ class CheckStatus(StatusModel):
     message: str = ""
     outage: bool = Field(default=False, description="Inconclusive because Prometheus was unreachable or erroring.")
     evaluated_at: datetime | None = None
+    unit: str = Field(
+        default="", description="Base unit of the values: seconds, ratio, bytes, count, or number (custom queries)."
+    )
+    measure: Measure = Field(default="level", description="Whether green and blue are levels or slopes (per second).")
+    level: TrackValues | None = Field(default=None, description="Each track's level over the window, in unit.")
+    slope: TrackValues | None = Field(
+        default=None, description="Each track's trend in unit per second, when the check has a slope threshold."
+    )
 
 
 class Condition(StatusModel):
@@ -156,3 +177,10 @@ class RolloutStatus(StatusModel):
     )
     checks: list[CheckStatus] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="1-based number of the step in progress: what the CLI, events, metrics and kubectl show."
+    )
+    @property
+    def step_number(self) -> int:
+        return self.current_step + 1

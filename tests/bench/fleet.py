@@ -224,7 +224,7 @@ def bake(fakes: Fakes, index: int, ready: Any) -> tuple[Json, Json]:
     fakes.seed([*track_objects(index), (BGR, spec(index, fakes.prometheus))])
     api = fakes.api_client()
     clock = SystemClock()
-    reconciler = Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True)
+    reconciler = Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True, fakes.prometheus)
     namespace, name = names(index)
     path = f"/apis/greenlane.dev/v1alpha1/namespaces/{namespace}/bluegreenrollouts/{name}"
     deadline = time.monotonic() + 60

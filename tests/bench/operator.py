@@ -225,7 +225,7 @@ def bench_in_process(count: int, rounds: int, prometheus: str, expect_python: bo
         api: Any = kube.api_client()
         try:
             clock = ManualClock(datetime.now(UTC))
-            reconciler = Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True)
+            reconciler = Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True, prometheus)
             steady: list[float] = []
             steady_cpu: list[float] = []
             advance = 0.0

@@ -95,7 +95,9 @@ def test_bad_input_is_a_problem_line_not_a_traceback(tmp_path: Path, capsys: pyt
     path.write_text((SAMPLES / "checkout-gateway-api.yaml").read_text().replace("weight: 25", "weight: 2"))
     assert main(["plan", "-f", str(path)]) == 1
     captured = capsys.readouterr()
-    assert f"{path}:1 spec.steps[1].weight: weights must not decrease (previous step has 5) (got 2)" in captured.err
+    number = next(n for n, line in enumerate(path.read_text().splitlines(), 1) if "weight: 2," in line)
+    problem = "spec.steps[1].weight: weights must not decrease (previous step has 5) (got 2)"
+    assert f"{path}:{number} {problem}" in captured.err
     assert "Traceback" not in captured.out + captured.err
     missing = main(["plan", str(tmp_path / "nope.yaml")])
     assert missing == 1

@@ -66,7 +66,7 @@ def test_a_fixed_spec_leaves_invalid_through_preflight() -> None:
 
 
 def test_evaluation_due_follows_the_interval_and_never_twice_at_one_instant() -> None:
-    spec = make_spec(interval="0s")
+    spec = make_spec(interval="1s")
     loop = Loop(spec)
     loop.start()
     assert not evaluation_due(spec, loop.status, loop.now)  # the weight was verified this very instant

@@ -17,7 +17,11 @@ and watch streams, and takes over every write:
 * DELETE honours finalizers (deletionTimestamp first);
 * LIST answers a real resourceVersion; WATCH honours ``resourceVersion`` (replays later events from a
   log), ``timeoutSeconds`` (the stream ends) and answers 410 Expired after ``expire_watch_log``;
-* ``journal`` records every request with its answer, ``faults`` injects failures and concurrent edits.
+* ``journal`` records every request with its answer, ``faults`` injects failures and concurrent edits;
+* LIST honours ``labelSelector`` (equality, ``!=``, ``in``, ``notin``, exists); JSON Patch ``test`` with
+  ``null`` matches a missing member, as the apiserver's json-patch library does;
+* ``POST /apis/authentication.k8s.io/v1/selfsubjectreviews`` answers who a bearer token is (``users``;
+  no token is ``system:anonymous``, an unknown one 401), or 404 with ``serves_self_subject_review=False``.
 
 Writes do not consult kmock's DSL reactions: stage failures with ``faults`` instead. The class runs on
 an asyncio loop; ``harness.py`` runs it on a thread for the synchronous official client.
@@ -43,6 +47,7 @@ from tests.kube.journal import Fault, FaultPlan, Journal, RecordedRequest
 from tests.kube.semantics import Json, api_error
 
 ObjectKey = tuple[kmock.resource, str | None, str]
+SELF_SUBJECT_REVIEWS = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
 # Kinds every real API server serves: listing them with nothing seeded is an empty list, not a 404
@@ -82,6 +87,10 @@ class StrictEmulator(kmock.KubernetesEmulator):
     watch_log: list[tuple[int, kmock.resource, Json]] = attrs.field(factory=list, init=False)
     # Watches resuming from a resourceVersion below this get 410 Expired (see ``expire_watch_log``).
     watch_horizon: int = attrs.field(default=0, init=False)
+    # Bearer token -> user name, for SelfSubjectReview (who am I); no token is system:anonymous.
+    users: dict[str, str] = attrs.field(factory=dict, init=False)
+    # False: answer SelfSubjectReview with 404, as a server before Kubernetes 1.28 does.
+    serves_self_subject_review: bool = attrs.field(default=True, init=False)
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
@@ -116,6 +125,8 @@ class StrictEmulator(kmock.KubernetesEmulator):
         fault = self.faults.take(request.method.value, request.url.path)
         if fault is not None:
             await self._apply_fault(fault, request)
+        if request.url.path == SELF_SUBJECT_REVIEWS:
+            return self._self_subject_review(request)
         takes_over = (
             request.resource is not None
             and request.resource.plural is not None
@@ -128,6 +139,26 @@ class StrictEmulator(kmock.KubernetesEmulator):
         async with self._lock:
             code, payload = await self._write(request)
         return aiohttp.web.json_response(payload, status=code)
+
+    def _self_subject_review(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        """``authentication.k8s.io/v1`` SelfSubjectReview: who the server authenticated this request as."""
+        if request.method.value != "POST":
+            raise api_error(405, "MethodNotAllowed", "only create is supported on selfsubjectreviews")
+        if not self.serves_self_subject_review:
+            raise api_error(404, "NotFound", "the server could not find the requested resource")
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() if auth.startswith("Bearer ") else ""
+        if token and token not in self.users:
+            raise api_error(401, "Unauthorized", "Unauthorized")
+        user = self.users[token] if token else "system:anonymous"
+        groups = ["system:authenticated"] if token else ["system:unauthenticated"]
+        body = {
+            "apiVersion": "authentication.k8s.io/v1",
+            "kind": "SelfSubjectReview",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": user, "groups": groups}},
+        }
+        return aiohttp.web.json_response(body, status=201)
 
     async def _apply_fault(self, fault: Fault, request: kmock.Request) -> None:
         if fault.edit is None:
@@ -281,6 +312,9 @@ class StrictEmulator(kmock.KubernetesEmulator):
                 if res == request.resource
                 and not obj.deleted
                 and (request.namespace is None or ns == request.namespace)
+                and semantics.matches_selector(
+                    (obj.raw.get("metadata") or {}).get("labels") or {}, request.params.get("labelSelector") or ""
+                )
             ]
         return {
             "apiVersion": "v1",

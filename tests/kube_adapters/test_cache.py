@@ -164,7 +164,13 @@ def test_an_idle_rollout_costs_no_api_requests(kube: RunningEmulator, api_client
     with running_cache(api_client) as cache:
         clock = SystemClock()
         reconciler = Reconciler(
-            api_client, clock, EventRecorder(api_client, clock), OperatorMetrics(), lambda: True, reader=cache
+            api_client,
+            clock,
+            EventRecorder(api_client, clock),
+            OperatorMetrics(),
+            lambda: True,
+            allowed_prometheus_origins=("http://127.0.0.1:9",),
+            reader=cache,
         )
         for _ in range(3):
             reconciler.reconcile("shop", "checkout")

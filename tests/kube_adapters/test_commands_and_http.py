@@ -64,3 +64,58 @@ def test_endpoints_serve_probes_and_metrics() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_every_api_call_has_a_timeout_even_against_a_server_that_never_answers() -> None:
+    import socket
+    import threading
+    import time
+
+    from kubernetes import client as k8s
+
+    from controller.kube.client import TimeoutApiClient
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(server.accept()[0]), daemon=True).start()
+    configuration = k8s.Configuration()
+    configuration.host = f"http://127.0.0.1:{server.getsockname()[1]}"
+    configuration.retries = 0
+    api = TimeoutApiClient(configuration, timeout=(0.5, 0.5))
+    started = time.monotonic()
+    with pytest.raises(Exception, match=r"timed out"):
+        k8s.CoreV1Api(api).read_namespace("shop")
+    assert time.monotonic() - started < 30  # bounded by the timeout, not by the server (which never answers)
+    server.close()
+
+
+def test_liveness_fails_when_a_worker_dies_a_reconcile_is_stuck_or_a_watch_goes_silent() -> None:
+    import threading
+
+    from kubernetes import client as k8s
+
+    from controller.clock import ManualClock
+    from controller.kube.manager import STUCK_RECONCILE, Manager, ManagerConfig
+
+    clock = ManualClock()
+    manager = Manager(k8s.ApiClient(), ManagerConfig(leader_elect=False), clock)
+    assert manager._live() == (True, "ok")
+    dead = threading.Thread(target=lambda: None, name="worker-0")
+    dead.start()
+    dead.join()
+    manager._workers = [dead]
+    assert manager._live() == (False, "workers stopped: worker-0")
+    manager._workers = []
+    manager._busy["worker-1"] = ("shop/checkout", clock.monotonic())
+    clock.advance(STUCK_RECONCILE + 1)
+    ok, why = manager._live()
+    assert not ok and "shop/checkout" in why
+    manager._busy.clear()
+    for informer in manager.cache.all_informers():
+        informer.heartbeat = clock.monotonic()
+    assert manager._live() == (True, "ok")
+    clock.advance(manager.cache.informers[0].stale_after + 1)
+    ok, why = manager._live()
+    assert not ok and "watches without progress" in why

@@ -102,7 +102,7 @@ BROKEN: list[Broken] = [
         _set(["spec", "analysis", "checks", 4, "query"], "sum(up{pod=~'{{ pod }}'})"),
         "spec.analysis.checks[4].query",
         "{{ pod }}",
-        False,
+        True,
     ),
     Broken(
         "python-as-float",

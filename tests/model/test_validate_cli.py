@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,16 @@ def test_broken_manifest_names_field_and_value(
     assert code == 1
     line = next((x for x in out.splitlines() if f" {case.path}:" in x), None)
     assert line is not None, f"no problem names {case.path}:\n{out}"
-    assert line.startswith(f"{path}:1 {case.path}: ")
+    assert line.startswith(f"{path}:")
+    number = int(line.removeprefix(f"{path}:").split(" ", 1)[0])
+    assert line.startswith(f"{path}:{number} {case.path}: ")
     assert case.value in line, line
     assert "Traceback" not in out
+    # the reported line is the field itself (or, for a missing one, the mapping that lacks it)
+    field = re.findall(r"[A-Za-z]+", case.path)[-1]
+    text = path.read_text().splitlines()[number - 1]
+    parent = re.findall(r"[A-Za-z]+", case.path)[-2] if case.path.count(".") else field
+    assert field in text or parent in text or text.lstrip().startswith("- "), (case.path, number, text)
 
 
 def test_multi_document_file_reports_each_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -50,15 +58,19 @@ def test_multi_document_file_reports_each_document(tmp_path: Path, capsys: pytes
     path.write_text(yaml.safe_dump_all([good, None, bad]))
     code, out = run(["validate", "-f", str(path)], capsys)
     assert code == 1
+    text = path.read_text().splitlines()
     assert f"{path}:1 shop/checkout: valid" in out
-    assert f"{path}:3 spec.steps[1].weight:" in out
+    weight_lines = [n for n, line in enumerate(text, start=1) if line.strip() == "weight: 150"]
+    assert len(weight_lines) == 1 and weight_lines[0] > len(text) / 2, "in the third document"
+    assert f"{path}:{weight_lines[0]} spec.steps[1].weight:" in out, out
 
 
 def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], samples: list[Path]) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(samples[0].read_text()))
     code, out = run(["validate", "-f", "-"], capsys)
     assert code == 0
-    assert out.startswith("<stdin>:1 ")
+    first = next(n for n, line in enumerate(samples[0].read_text().splitlines(), 1) if not line.startswith("#"))
+    assert out.startswith(f"<stdin>:{first} ")
 
 
 @pytest.mark.parametrize(
@@ -68,7 +80,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
         ("---\n---\n", "contains no resources"),
         ("spec: [1, 2\n", "not valid YAML at line 2"),
         ("- a\n- b\n", "(document): expected a mapping"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n", "kind: must be 'BlueGreenRollout'"),
+        ("apiVersion: greenlane.dev/v1alpha1\nkind: BlueGreenRolout\nmetadata: {name: x}\n", "kind: must be"),
         ("a: 1\na: 2\n", "duplicate key 'a'"),
         ("\x00\x01", "not valid YAML"),
     ],
@@ -105,3 +117,46 @@ def test_installed_console_scripts(samples: list[Path]) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert ": valid (" in result.stdout
+
+
+def test_other_kinds_are_noted_and_skipped_with_their_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A rollout beside its Deployment and Service is a valid file, not a failure."""
+    rollout = broken_manifest(Broken("none", lambda d: None, "", "", True))
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "checkout-py312"}, "spec": {}}
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "checkout-green"}}
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump_all([deployment, service, rollout]))
+    code, out = run(["validate", str(path)], capsys)
+    assert code == 0, out
+    text = path.read_text().splitlines()
+    service_line = text.index("kind: Service")  # 0-based index of "kind", the document starts a line earlier
+    assert f"{path}:1 skipped Deployment checkout-py312 (not a BlueGreenRollout)" in out
+    assert f"{path}:{service_line} skipped Service checkout-green (not a BlueGreenRollout)" in out
+    assert "shop/checkout: valid" in out
+
+
+def test_a_kubectl_list_is_read_item_by_item(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = broken_manifest(Broken("none", lambda d: None, "", "", True))
+    bad = broken_manifest(BROKEN[0])
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [good, bad]}))
+    code, out = run(["validate", str(path)], capsys)
+    assert code == 1
+    number = next(n for n, line in enumerate(path.read_text().splitlines(), 1) if line.strip() == "weight: 150")
+    assert f"{path}:{number} spec.steps[1].weight:" in out and "shop/checkout: valid" in out
+
+
+def test_directories_and_recursion(tmp_path: Path, capsys: pytest.CaptureFixture[str], samples: list[Path]) -> None:
+    (tmp_path / "team" / "nested").mkdir(parents=True)
+    (tmp_path / "team" / "a.yaml").write_text(samples[0].read_text())
+    (tmp_path / "team" / "notes.txt").write_text("not a manifest")
+    (tmp_path / "team" / "nested" / "b.yml").write_text(samples[1].read_text())
+    code, out = run(["validate", "-f", str(tmp_path / "team")], capsys)
+    assert code == 0, out
+    assert out.count(": valid (") == 1 and "nested" not in out
+    code, out = run(["validate", "-R", "-f", str(tmp_path / "team")], capsys)
+    assert code == 0, out
+    assert out.count(": valid (") == 2 and "nested/b.yml:" in out
+    (tmp_path / "empty").mkdir()
+    code, out = run(["validate", str(tmp_path / "empty")], capsys)
+    assert code == 1 and "holds no .yaml, .yml, .json files" in out

@@ -19,6 +19,10 @@ from controller.sandbox.processes import free_ports
 T = TypeVar("T")
 
 
+TESTER_TOKEN = "token-of-tester"
+"""The emulator authenticates this bearer token as ``tester`` (SelfSubjectReview) when a test registers it."""
+
+
 def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Path:
     path.write_text(
         yaml.safe_dump(
@@ -27,7 +31,7 @@ def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Pat
                 "kind": "Config",
                 "current-context": "emu",
                 "clusters": [{"name": "emu", "cluster": {"server": server}}],
-                "users": [{"name": "tester", "user": {}}],
+                "users": [{"name": "tester", "user": {"token": TESTER_TOKEN}}],
                 "contexts": [{"name": "emu", "context": {"cluster": "emu", "user": "tester", "namespace": namespace}}],
             }
         )
@@ -38,7 +42,16 @@ def write_kubeconfig(server: str, path: Path, namespace: str = "default") -> Pat
 class Operator:
     """One ``greenlane run`` process; ``kill()`` is SIGKILL (a crash), ``stop()`` is SIGTERM (a redeploy)."""
 
-    def __init__(self, kubeconfig: Path, namespace: str, *, name: str, leader_elect: bool, log: Path) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        *,
+        name: str,
+        leader_elect: bool,
+        log: Path,
+        prometheus: str | None = None,
+    ) -> None:
         self.metrics_port, self.health_port = free_ports(2)
         self.log_path = log
         args = [
@@ -57,6 +70,7 @@ class Operator:
             "--leader-elect" if leader_elect else "--no-leader-elect",
             "--lease-namespace",
             "greenlane-system",
+            *(["--prometheus-url", prometheus] if prometheus else []),
         ]
         env = {**os.environ, "POD_NAME": name}
         self._log = log.open("w")
@@ -80,9 +94,16 @@ class Operator:
 
 @contextmanager
 def operator(
-    kubeconfig: Path, namespace: str, log: Path, *, name: str = "greenlane-0", leader_elect: bool = False
+    kubeconfig: Path,
+    namespace: str,
+    log: Path,
+    *,
+    name: str = "greenlane-0",
+    leader_elect: bool = False,
+    prometheus: str | None = None,
 ) -> Iterator[Operator]:
-    op = Operator(kubeconfig, namespace, name=name, leader_elect=leader_elect, log=log)
+    """``prometheus``: the operator's --prometheus-url, so rollouts naming it pass the origin allowlist."""
+    op = Operator(kubeconfig, namespace, name=name, leader_elect=leader_elect, log=log, prometheus=prometheus)
     try:
         yield op
     finally:

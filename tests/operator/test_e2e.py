@@ -7,6 +7,7 @@ level checks need is paid once per module.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 
 from tests.kube.harness import RunningEmulator, running_emulator
 from tests.operator.fleet import Fleet, PodSim, Service
-from tests.operator.procs import operator, wait_for, write_kubeconfig
+from tests.operator.procs import TESTER_TOKEN, operator, wait_for, write_kubeconfig
 from tests.operator.prometheus import scraping
 from tests.operator.world import BGR, ROUTE, green_weight, pod_name, rollout, route, track_objects
 
@@ -90,6 +91,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         try:
             with scraping(fleet.target, workdir) as url:
                 time.sleep(max(0.0, HISTORY - (time.monotonic() - started)))
+                kube.emulator.users[TESTER_TOKEN] = "tester"
                 yield Env(kube, url, write_kubeconfig(kube.url, workdir / "kubeconfig"), workdir)
         finally:
             fleet.close()
@@ -124,12 +126,12 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log") as op:
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log", prometheus=env.prometheus) as op:
         wait_for("promotion", lambda: env.status(ns).get("phase") == "Promoted", timeout=120)
         assert op.stop() == 0
         assert "watch failed" not in op.output() and "reconcile failed" not in op.output(), op.output()
-    watch.terminate()
-    shown = watch.communicate(timeout=10)[0]
+    shown = watch.communicate(timeout=60)[0]
+    assert watch.returncode == 0, "get -w ends by itself once the rollout is Promoted"
     assert env.weights(ns) == [0, 20, 50, 100]
     status = env.status(ns)
     assert status["weight"] == 100 and status["currentStep"] == 2
@@ -141,14 +143,15 @@ def test_healthy_rollout_walks_every_step_to_promotion(env: Env) -> None:
     reasons = [e["reason"] for e in env.events(ns)]
     expected = ["PreflightPassed", "WeightSet", "StepCompleted", "WeightSet", "StepCompleted", "WeightSet", "Promoted"]
     assert _subsequence(expected, reasons), reasons
-    assert "Phase:    Progressing" in shown and "Phase:    Promoted" in shown
-    assert "green 20%  blue 80%" in shown and "green 100%  blue 0%" in shown
+    assert " Progressing step 1/3 green 20%" in shown and " Promoted step 3/3 green 100%" in shown, shown
+    states = [line.split(" ", 1)[1] for line in shown.splitlines() if "   event " not in line]  # drop the clock
+    assert all(a != b for a, b in itertools.pairwise(states)), "one line per change, never a repeat"
 
 
 def test_regression_rolls_back_with_the_numbers(env: Env) -> None:
     ns = "regression"
     env.kube.seed(rollout(ns, env.prometheus, STEPS))
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log"):
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log", prometheus=env.prometheus):
         wait_for("rollback", lambda: env.status(ns).get("phase") == "RolledBack", timeout=90)
     assert env.weights(ns) == [0, 20, 0]
     status = env.status(ns)
@@ -162,7 +165,7 @@ def test_regression_rolls_back_with_the_numbers(env: Env) -> None:
 def test_sigkill_mid_step_resumes_the_same_step(env: Env) -> None:
     ns = "restart"
     env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "20s"}, {"weight": 100, "pause": "2s"}]))
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}-1.log") as first:
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}-1.log", prometheus=env.prometheus) as first:
         baking = wait_for(
             "step 0 to bake",
             lambda: env.status(ns).get("stepStartedAt") if env.status(ns).get("weight") == 20 else None,
@@ -171,7 +174,7 @@ def test_sigkill_mid_step_resumes_the_same_step(env: Env) -> None:
         time.sleep(3)
         first.kill()
     versions_at_kill = len(env.kube.history(*ROUTE, ns, "checkout"))
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}-2.log"):
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}-2.log", prometheus=env.prometheus):
         time.sleep(3)
         assert env.status(ns).get("stepStartedAt") == baking, "the restarted operator re-ran the step"
         assert env.status(ns).get("currentStep") == 0
@@ -184,8 +187,12 @@ def test_two_operators_only_the_leader_writes(env: Env) -> None:
     ns = "leader"
     env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "8s"}, {"weight": 100, "pause": "2s"}]))
     with (
-        operator(env.kubeconfig, ns, env.workdir / "a.log", name="op-a", leader_elect=True) as a,
-        operator(env.kubeconfig, ns, env.workdir / "b.log", name="op-b", leader_elect=True) as b,
+        operator(
+            env.kubeconfig, ns, env.workdir / "a.log", name="op-a", leader_elect=True, prometheus=env.prometheus
+        ) as a,
+        operator(
+            env.kubeconfig, ns, env.workdir / "b.log", name="op-b", leader_elect=True, prometheus=env.prometheus
+        ) as b,
     ):
         holder = wait_for("a leader", lambda: _holder(env), timeout=30)
         wait_for("step 0 to bake", lambda: env.status(ns).get("weight") == 20, timeout=60)
@@ -215,7 +222,7 @@ def _cli(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
 def test_manual_gate_waits_for_promote(env: Env) -> None:
     ns = "manual"
     env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "manual"}, {"weight": 100, "pause": "2s"}]))
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log"):
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log", prometheus=env.prometheus):
         wait_for("the manual gate", lambda: env.status(ns).get("pauseReason") == "ManualStep", timeout=60)
         time.sleep(6)  # several evaluations pass, yet the gate holds
         assert env.status(ns)["weight"] == 20 and env.status(ns)["currentStep"] == 0
@@ -231,7 +238,7 @@ def test_manual_gate_waits_for_promote(env: Env) -> None:
 def test_abort_rolls_back_and_names_who(env: Env) -> None:
     ns = "abort"
     env.kube.seed(rollout(ns, env.prometheus, [{"weight": 20, "pause": "10m"}, {"weight": 100, "pause": "2s"}]))
-    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log"):
+    with operator(env.kubeconfig, ns, env.workdir / f"{ns}.log", prometheus=env.prometheus):
         wait_for("step 0 to bake", lambda: env.status(ns).get("stepStartedAt"), timeout=60)
         aborted = _cli(env, "abort", "checkout", "-n", ns, "--wait", "60")
         assert aborted.returncode == 0, aborted.stderr

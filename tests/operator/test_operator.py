@@ -26,6 +26,7 @@ from controller.kube.rollouts import COMMAND_ANNOTATION, RolloutClient
 from controller.sandbox.processes import free_ports
 from tests.conftest import REPO
 from tests.kube.harness import RunningEmulator
+from tests.security.certs import ca_bundle
 
 Json = dict[str, Any]
 BGR = ("greenlane.dev/v1alpha1", "bluegreenrollouts")
@@ -67,7 +68,10 @@ def deployment(name: str) -> Json:
 
 def reconciler(kube: RunningEmulator, api: Any) -> Reconciler:
     clock = SystemClock()
-    return Reconciler(api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True)
+    allowed = ("http://127.0.0.1:9",)  # sample()'s address
+    return Reconciler(
+        api, clock, EventRecorder(api, clock), OperatorMetrics(), lambda: True, None, allowed_prometheus_origins=allowed
+    )
 
 
 def test_missing_route_is_invalid_and_nothing_is_patched(kube: RunningEmulator, api_client: Any) -> None:
@@ -121,9 +125,9 @@ def test_control_command_is_an_auditable_annotation(
     out = capsys.readouterr().out
     assert "promote requested for shop/checkout" in out
     annotation = kube.get(*BGR, "shop", "checkout")["metadata"]["annotations"][COMMAND_ANNOTATION]  # type: ignore[index]
-    assert '"command": "promote"' in annotation and '"user": "tester"' in annotation
+    assert '"command":"promote"' in annotation and '"user":"system:anonymous"' in annotation
     assert main(["get", "checkout", "-n", "shop", "--kubeconfig", str(kubeconfig)]) == 0
-    assert "Rollout:  shop/checkout" in capsys.readouterr().out
+    assert "shop/checkout" in capsys.readouterr().out
     assert main(["promote", "nope", "-n", "shop", "--kubeconfig", str(kubeconfig)]) == 1
     assert "rollout shop/nope not found" in capsys.readouterr().err
 
@@ -224,16 +228,18 @@ def _secret(name: str, data: dict[str, str]) -> Json:
     import base64
 
     encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": "shop"}, "data": encoded}
+    labels = {"greenlane.dev/prometheus-credentials": "true"}  # the opt-in (see tests/security)
+    metadata = {"name": name, "namespace": "shop", "labels": labels}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "data": encoded}
 
 
-def test_prometheus_credentials_come_from_secrets(kube: RunningEmulator, api_client: Any, tmp_path: Path) -> None:
+def test_prometheus_credentials_come_from_secrets(kube: RunningEmulator, api_client: Any) -> None:
     from controller.kube.credentials import CredentialError, prometheus_credentials
     from controller.model.spec import PrometheusConfig
 
     kube.seed(_secret("reader", {"token": "s3cret\n"}), "secrets")
     kube.seed(_secret("basic", {"username": "grafana", "password": "pw"}), "secrets")
-    kube.seed(_secret("ca", {"ca.crt": "-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"}), "secrets")
+    kube.seed(_secret("ca", {"ca.crt": ca_bundle()}), "secrets")
     prom = PrometheusConfig.model_validate(
         {
             "address": "https://prom:9090",
@@ -242,16 +248,16 @@ def test_prometheus_credentials_come_from_secrets(kube: RunningEmulator, api_cli
             "caSecret": {"name": "ca", "key": "ca.crt"},
         }
     )
-    creds = prometheus_credentials(api_client, "shop", prom, ca_dir=tmp_path)
+    creds = prometheus_credentials(api_client, "shop", prom)
     assert creds.bearer_token == "s3cret"
     assert creds.basic_auth == ("grafana", "pw")
-    assert creds.ca_file is not None and Path(creds.ca_file).read_text().startswith("-----BEGIN CERTIFICATE")
+    assert creds.ca_pem is not None and creds.ca_pem.startswith("-----BEGIN CERTIFICATE")
     missing_key = PrometheusConfig.model_validate({"bearerTokenSecret": {"name": "reader", "key": "tok"}})
     with pytest.raises(CredentialError, match=r"bearerTokenSecret: Secret shop/reader has no key 'tok'"):
-        prometheus_credentials(api_client, "shop", missing_key, ca_dir=tmp_path)
+        prometheus_credentials(api_client, "shop", missing_key)
     missing_secret = PrometheusConfig.model_validate({"caSecret": {"name": "nope", "key": "ca.crt"}})
     with pytest.raises(CredentialError, match=r"caSecret: Secret shop/nope not found"):
-        prometheus_credentials(api_client, "shop", missing_secret, ca_dir=tmp_path)
+        prometheus_credentials(api_client, "shop", missing_secret)
 
 
 def test_missing_credential_secret_makes_the_rollout_invalid(kube: RunningEmulator, api_client: Any) -> None:

@@ -53,3 +53,12 @@ def test_keep_leaves_state_for_inspection(python311: Interpreter, python312: Int
         import shutil
 
         shutil.rmtree(state, ignore_errors=True)
+
+
+def test_the_packaged_exporter_query_file_is_the_one_users_deploy() -> None:
+    from controller.sandbox.servers.postgres import exporter_queries_path
+    from tests.conftest import REPO
+
+    shipped = exporter_queries_path()
+    assert "controller" in shipped.parts and shipped.is_file()
+    assert shipped.read_bytes() == (REPO / "config" / "prometheus" / "postgres-exporter-queries.yaml").read_bytes()

@@ -59,6 +59,7 @@ GROUP_OF_API = {
     "Autoscaling": "autoscaling",
     "RbacAuthorization": "rbac.authorization.k8s.io",
     "Apiextensions": "apiextensions.k8s.io",
+    "Authentication": "authentication.k8s.io",
 }
 # snake_case kind in typed method names -> (candidate groups, plural)
 TYPED_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -80,6 +81,7 @@ TYPED_KINDS: dict[str, tuple[tuple[str, ...], str]] = {
     "pod_disruption_budget": (("policy",), "poddisruptionbudgets"),
     "horizontal_pod_autoscaler": (("autoscaling",), "horizontalpodautoscalers"),
     "custom_resource_definition": (("apiextensions.k8s.io",), "customresourcedefinitions"),
+    "self_subject_review": (("authentication.k8s.io",), "selfsubjectreviews"),
 }
 DYNAMIC_VERBS = {
     "get": "get",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.ship.k8s_tools import REPO, K8sTools
 from tests.ship.render import CHART, NAMESPACE, Obj, helm_template, of_kind, one, run, set_args, validate
@@ -23,6 +27,20 @@ COMBINATIONS: dict[str, dict[str, str]] = {
         "prometheusUrl": "http://prometheus.monitoring:9090",
         "image.digest": "sha256:" + "a" * 64,
         "logFormat": "console",
+    },
+    "on-call": {
+        "prometheusRule.enabled": "true",
+        "prometheusRule.labels.release": "kps",
+        "dashboard.enabled": "true",
+        "dashboard.namespace": "monitoring",
+        "notifications.slack.secretName": "greenlane-slack",
+        "notifications.webhook.secretName": "greenlane-hook",
+        "notifications.webhook.secretKey": "endpoint",
+        "notifications.severity": "error",
+        "extraArgs": "{--workers=8}",
+        "topologySpreadConstraints[0].maxSkew": "1",
+        "topologySpreadConstraints[0].topologyKey": "topology.kubernetes.io/zone",
+        "topologySpreadConstraints[0].whenUnsatisfiable": "ScheduleAnyway",
     },
     "single-replica-no-leader-election": {
         "replicaCount": "1",
@@ -141,3 +159,72 @@ def test_notes_tell_how_to_watch_a_rollout(tools: K8sTools) -> None:
     assert "kubectl greenlane get NAME -n NS --watch" in notes
     assert "kubectl get bgr -A" in notes
     assert "greenlane-rollout-operator" in notes
+
+
+def test_notes_tell_the_truth_about_getting_the_cli(tools: K8sTools) -> None:
+    """Not `pip install greenlane` (no such package on PyPI): the repository the chart comes from, at its version."""
+    out = run([str(tools.helm), "install", "greenlane", str(CHART), "--dry-run=client", "--namespace", NAMESPACE])
+    notes = out.split("NOTES:", 1)[1]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert "pip install greenlane" not in notes
+    assert f'pip install "git+{chart["home"]}.git@v{chart["appVersion"]}"' in notes
+    assert "pip install ." in notes
+    project = (REPO / "pyproject.toml").read_text()
+    assert 'kubectl-greenlane = "controller.cli:main"' in project, "the plugin the notes promise is installed"
+
+
+def test_on_call_values_render_rule_dashboard_notifications_and_spread(rendered: dict[str, list[Obj]]) -> None:
+    objects = rendered["on-call"]
+    rule = one(objects, "PrometheusRule")
+    assert rule["metadata"]["labels"]["release"] == "kps"
+    alerts = yaml.safe_load((REPO / "config/prometheus/alerts.yaml").read_text())
+    assert rule["spec"] == alerts, "the PrometheusRule carries config/prometheus/alerts.yaml as is"
+    dashboard = one(objects, "ConfigMap")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboard["metadata"]["namespace"] == "monitoring"
+    expected = json.loads((REPO / "config/grafana/greenlane-rollouts.json").read_text())
+    assert json.loads(dashboard["data"]["greenlane-rollouts.json"]) == expected
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"][-2:] == ["--notify-severity=error", "--workers=8"]
+    env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
+    assert env["GREENLANE_SLACK_WEBHOOK_URL"] == {"name": "greenlane-slack", "key": "url"}
+    assert env["GREENLANE_WEBHOOK_URL"] == {"name": "greenlane-hook", "key": "endpoint"}
+    assert "GREENLANE_TEAMS_WEBHOOK_URL" not in env
+    (spread,) = pod["topologySpreadConstraints"]
+    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    assert spread["labelSelector"]["matchLabels"] == selector and spread["maxSkew"] == 1
+    assert of_kind(rendered["defaults"], "PrometheusRule") == [] and of_kind(rendered["defaults"], "ConfigMap") == []
+
+
+def test_chart_files_are_the_configs_byte_for_byte() -> None:
+    for source in (REPO / "config/prometheus/alerts.yaml", REPO / "config/grafana/greenlane-rollouts.json"):
+        copy = CHART / "files" / source.name
+        assert copy.read_bytes() == source.read_bytes(), f"run: cp {source.relative_to(REPO)} {copy.relative_to(REPO)}"
+
+
+def test_works_as_a_subchart_with_global_values(tools: K8sTools, tmp_path: Path) -> None:
+    """A parent chart passes `global` to every subchart; the schema must allow it."""
+    parent = tmp_path / "platform"
+    (parent / "charts").mkdir(parents=True)
+    (parent / "templates").mkdir()
+    (parent / "Chart.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v2",
+                "name": "platform",
+                "version": "1.0.0",
+                "dependencies": [{"name": "greenlane", "version": "0.1.0", "condition": "greenlane.enabled"}],
+            }
+        )
+    )
+    (parent / "values.yaml").write_text(
+        yaml.safe_dump(
+            {"global": {"imageRegistry": "registry.example.com"}, "greenlane": {"enabled": True, "replicaCount": 3}}
+        )
+    )
+    shutil.copytree(CHART, parent / "charts" / "greenlane")
+    out = run([str(tools.helm), "template", "platform", str(parent), "--namespace", NAMESPACE])
+    deployments = [d for d in yaml.safe_load_all(out) if d and d["kind"] == "Deployment"]
+    assert [d["spec"]["replicas"] for d in deployments] == [3]
+    run([str(tools.helm), "lint", "--strict", str(parent)])

@@ -7,10 +7,10 @@ right entrypoint, and the wheel the builder stage makes installs into a clean vi
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
-import sys
-import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,34 +80,39 @@ def test_dockerignore_keeps_the_context_small() -> None:
 
 
 @pytest.mark.slow
-def test_wheel_builds_and_runs_from_a_clean_virtualenv(tmp_path: Path) -> None:
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(wheels), str(REPO)],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    (wheel,) = wheels.glob("greenlane-*.whl")
-    env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
-    bin_dir = env_dir / ("Scripts" if sys.platform == "win32" else "bin")
-    subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+def test_wheel_builds_and_runs_from_a_clean_virtualenv(installed: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [str(bin_dir / "greenlane"), "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+        [str(installed / "greenlane"), "--help"], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
     )
     assert done.returncode == 0, done.stderr
     assert "usage: greenlane" in done.stdout
     names = subprocess.run(
-        [str(bin_dir / "python"), "-c", "import controller, sys; print(controller.__file__)"],
+        [str(installed / "python"), "-c", "import controller, sys; print(controller.__file__)"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         check=True,
     ).stdout
-    assert str(env_dir) in names, "imported from the installed wheel, not the checkout"
+    assert str(installed.parent) in names, "imported from the installed wheel, not the checkout"
+
+
+@pytest.mark.e2e
+@pytest.mark.servers
+@pytest.mark.slow
+def test_an_installed_greenlane_runs_the_memory_leak_demo_to_a_rollback(installed: Path, tmp_path: Path) -> None:
+    """What a user gets from ``pip install .``: the demo needs files that must ship inside the package."""
+    out = tmp_path / "demo.json"
+    env = {k: v for k, v in os.environ.items() if k != "GREENLANE_EXPORTER_QUERIES"}
+    done = subprocess.run(
+        [str(installed / "greenlane"), "demo", "--scenario", "memory-leak", "--json", str(out), "--report", ""],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,  # nowhere near the checkout
+        env=env,
+        check=False,
+    )
+    assert out.is_file(), done.stdout[-2000:] + done.stderr[-2000:]
+    result = json.loads(out.read_text())
+    assert result["outcome"] == "rolled_back", result["reason"]
+    assert result["failed_check"] == "memory"

@@ -45,6 +45,8 @@ def test_kustomize_renders_a_complete_valid_install(kustomized: list[Obj]) -> No
             "RoleBinding",
             "Service",
             "Deployment",
+            "ValidatingAdmissionPolicy",
+            "ValidatingAdmissionPolicyBinding",
         ]
     )
     assert validate(kustomized) == []
@@ -130,7 +132,9 @@ def test_dashboard_shows_weight_checks_green_vs_blue_and_rollbacks() -> None:
     assert len(ids) == len(set(ids)), "duplicate panel ids"
     exprs = " ".join(_dashboard_exprs(panels))
     assert "greenlane_rollout_green_weight_percent" in exprs
-    assert 'track="green"' in exprs and 'track="blue"' in exprs
+    assert "greenlane_check_level" in exprs and "greenlane_check_slope" in exprs
+    legends = [t.get("legendFormat", "") for p in panels for t in p.get("targets", [])]
+    assert any("{{track}}" in legend for legend in legends), "green and blue side by side"
     assert "greenlane_rollbacks_total" in exprs
     variables = {v["name"] for v in dashboard["templating"]["list"]}
     assert {"datasource", "namespace", "rollout", "check"} <= variables
@@ -164,3 +168,43 @@ def test_readme_gateway_api_example_is_a_valid_rollout(tmp_path: Path) -> None:
     rollout = tmp_path / "rollout.yaml"
     rollout.write_text(yaml.safe_dump(list(yaml.safe_load_all(block))[1]))
     assert main(["validate", "-f", str(rollout)]) == 0
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_alert_has_a_runbook_url_to_a_readme_heading() -> None:
+    anchors = {_github_anchor(h) for h in re.findall(r"^#+ (.+)$", (REPO / "README.md").read_text(), re.MULTILINE)}
+    rules = [r for g in yaml.safe_load((PROMETHEUS / "alerts.yaml").read_text())["groups"] for r in g["rules"]]
+    for rule in rules:
+        url = rule["annotations"].get("runbook_url", "")
+        assert url.startswith("https://github.com/greenlane-dev/greenlane/blob/main/README.md#"), rule["alert"]
+        assert url.split("#", 1)[1] in anchors, f"{rule['alert']}: no README heading for {url}"
+    assert "why-did-it-roll-back" in anchors
+
+
+def test_readme_has_a_worked_example_for_every_router() -> None:
+    from controller.model.load import parse_manifests
+    from controller.model.routing import ROUTERS
+
+    section = readme_section("Gateway API example") + readme_section("More router examples")
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    seen: set[str] = set()
+    for block in blocks:
+        parsed = parse_manifests(block, "README")
+        assert parsed.problems == [], parsed.problems
+        for item in parsed.loaded:
+            spec = item.rollout.spec
+            seen.add(spec.traffic_routing.kind)
+            others = [d for d in yaml.safe_load_all(block) if d and d["kind"] != "BlueGreenRollout"]
+            text = json.dumps(others)
+            for track in (spec.blue, spec.green):
+                if track.service:
+                    assert f'"{track.service}"' in text, f"{track.service} is not defined or routed in the example"
+            services = [d for d in others if d["kind"] == "Service"]
+            assert all(d["metadata"]["namespace"] == item.rollout.metadata.namespace for d in others), block
+            if spec.traffic_routing.kind not in ("gatewayAPI", "haproxy"):  # HAProxy: its config is the router
+                assert services, f"the {spec.traffic_routing.kind} example shows its Services"
+    assert seen == set(ROUTERS)

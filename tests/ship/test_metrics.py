@@ -8,7 +8,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from controller import __version__
 from controller.kube.metrics import OperatorMetrics
-from controller.model.status import CheckStatus, Condition, RollbackRecord, RolloutStatus
+from controller.model.status import CheckStatus, Condition, RollbackRecord, RolloutStatus, TrackValues
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 T1 = datetime(2025, 1, 1, 12, 5, tzinfo=UTC)
@@ -33,8 +33,18 @@ def status(**changes: object) -> RolloutStatus:
         weight=25,
         step_started_at=T0,
         checks=[
-            CheckStatus(name="p99-latency", verdict="Pass", green=0.21, blue=0.2),
-            CheckStatus(name="errors", verdict="Inconclusive", green=None, blue=0.001),
+            CheckStatus(name="p99-latency", verdict="Pass", green=0.21, blue=0.2, unit="seconds"),
+            CheckStatus(name="errors", verdict="Inconclusive", green=None, blue=0.001, unit="ratio"),
+            CheckStatus(
+                name="memory",
+                verdict="Fail",
+                green=900.0,
+                blue=10.0,
+                unit="bytes",
+                measure="slope",
+                level=TrackValues(green=71_303_168.0, blue=40_000_000.0),
+                slope=TrackValues(green=900.0, blue=10.0),
+            ),
         ],
     )
     return base.model_copy(update=changes)
@@ -48,18 +58,26 @@ def test_status_becomes_phase_weight_step_and_checks() -> None:
     assert value(s, "greenlane_rollout_phase", **r, phase="Progressing") == 1
     assert value(s, "greenlane_rollout_phase", **r, phase="RolledBack") == 0
     assert value(s, "greenlane_rollout_green_weight_percent", **r) == 25
-    assert value(s, "greenlane_rollout_step", **r) == 1
+    assert value(s, "greenlane_rollout_step", **r) == 2, "1-based, like the CLI and events"
     assert value(s, "greenlane_rollout_last_transition_timestamp_seconds", **r) == T0.timestamp()
-    assert value(s, "greenlane_check_value", **r, check="p99-latency", track="green") == 0.21
-    assert value(s, "greenlane_check_value", **r, check="p99-latency", track="blue") == 0.2
-    assert value(s, "greenlane_check_value", **r, check="errors", track="green") is None, "no data is no series"
+    latency = {**r, "check": "p99-latency", "unit": "seconds"}
+    assert value(s, "greenlane_check_level", **latency, track="green") == 0.21
+    assert value(s, "greenlane_check_level", **latency, track="blue") == 0.2
+    assert value(s, "greenlane_check_level", **r, check="errors", track="green", unit="ratio") is None, "no data"
+    memory = {**r, "check": "memory", "unit": "bytes"}
+    assert value(s, "greenlane_check_level", **memory, track="green") == 71_303_168.0, "level stays a level"
+    assert value(s, "greenlane_check_slope", **memory, track="green") == 900.0, "slope in its own series"
+    assert value(s, "greenlane_check_slope", **latency, track="green") is None
     assert value(s, "greenlane_check_verdict", **r, check="errors", verdict="Inconclusive") == 1
     assert value(s, "greenlane_check_verdict", **r, check="errors", verdict="Pass") == 0
 
 
-def test_rollback_counts_and_latest_transition_wins() -> None:
+def test_the_first_rollback_is_seen_by_increase_and_latest_transition_wins() -> None:
     metrics = OperatorMetrics()
-    rollback = RollbackRecord(reason="CheckFailed", check="errors", at=T1)
+    r = {"namespace": "shop", "rollout": "checkout"}
+    metrics.observe_status("shop", "checkout", status())
+    assert value(scrape(metrics), "greenlane_rollbacks_total", **r) == 0, "a 0 exists before the first rollback"
+    rollback = RollbackRecord(reason="AnalysisFailed", check="errors", at=T1, completed_at=T1)
     rolled_back = status(
         phase="RolledBack",
         weight=0,
@@ -67,26 +85,42 @@ def test_rollback_counts_and_latest_transition_wins() -> None:
         conditions=[Condition(type="Progressing", status="False", last_transition_time=T0)],
     )
     metrics.observe_status("shop", "checkout", rolled_back)
-    metrics.record_rollback("shop", "checkout", "CheckFailed", "errors")
+    metrics.observe_status("shop", "checkout", rolled_back)  # the same rollback seen again counts once
     metrics.record_query_error("shop", "checkout")
     metrics.observe_reconcile(0.3, ok=True)
     metrics.observe_reconcile(2.0, ok=False)
     s = scrape(metrics)
-    r = {"namespace": "shop", "rollout": "checkout"}
     assert value(s, "greenlane_rollout_last_transition_timestamp_seconds", **r) == T1.timestamp()
-    assert value(s, "greenlane_rollbacks_total", **r, reason="CheckFailed", check="errors") == 1
+    assert value(s, "greenlane_rollbacks_total", **r) == 1
+    assert value(s, "greenlane_rollout_rollback_info", **r, reason="AnalysisFailed", check="errors") == 1
     assert value(s, "greenlane_prometheus_query_errors_total", **r) == 1
     assert value(s, "greenlane_reconcile_duration_seconds_count", result="error") == 1
     assert value(s, "greenlane_reconcile_duration_seconds_bucket", result="ok", le="0.5") == 1
+    restarted = OperatorMetrics()
+    restarted.observe_status("shop", "checkout", rolled_back)
+    assert value(scrape(restarted), "greenlane_rollbacks_total", **r) == 0, "a restart does not count it again"
+    retried = status(rollback=None)
+    metrics.observe_status("shop", "checkout", retried)
+    assert (
+        value(scrape(metrics), "greenlane_rollout_rollback_info", **r, reason="AnalysisFailed", check="errors") is None
+    )
+
+
+def test_notification_counters_exist_from_the_start() -> None:
+    metrics = OperatorMetrics()
+    assert value(scrape(metrics), "greenlane_notifications_total", sink="slack", result="sent") == 0
+    metrics.record_notification("teams", "failed")
+    assert value(scrape(metrics), "greenlane_notifications_total", sink="teams", result="failed") == 1
 
 
 def test_removed_checks_and_deleted_rollouts_leave_no_ghost_series() -> None:
     metrics = OperatorMetrics()
     metrics.observe_status("shop", "checkout", status())
-    metrics.observe_status("shop", "checkout", status(checks=[CheckStatus(name="errors", verdict="Pass", green=0.0)]))
+    metrics.observe_status(
+        "shop", "checkout", status(checks=[CheckStatus(name="errors", verdict="Pass", green=0.0, unit="ratio")])
+    )
     s = scrape(metrics)
     assert not [k for k in s if ("check", "p99-latency") in k[1]]
-    metrics.record_rollback("shop", "checkout", "Manual")
     metrics.forget_rollout("shop", "checkout")
     left = {name for name, labels in scrape(metrics) if ("rollout", "checkout") in labels}
     assert left == set(), "a deleted rollout's counters go too: with churn, kept ghosts are memory that only grows"

@@ -89,7 +89,8 @@ def test_user_roles_let_on_call_patch_and_viewers_only_read(tools: K8sTools) -> 
         roles = {r["metadata"]["name"].removeprefix("greenlane-"): r for r in of_kind(objects, "ClusterRole")}
         operator = rule_triples(roles["rollout-operator"]["rules"])
         viewer = rule_triples(roles["rollout-viewer"]["rules"])
-        assert ("greenlane.dev", "bluegreenrollouts", "patch") in operator
+        for verb in ("create", "update", "patch", "delete"):  # aggregated into "edit": teams own their rollouts
+            assert ("greenlane.dev", "bluegreenrollouts", verb) in operator, verb
         assert {v for _, _, v in viewer} == {"get", "list", "watch"}
         assert roles["rollout-operator"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
         assert roles["rollout-viewer"]["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"

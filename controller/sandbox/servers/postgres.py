@@ -12,6 +12,7 @@ import shutil
 import signal
 import stat
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from controller.sandbox.binaries import ServerBinaries
@@ -21,13 +22,15 @@ from controller.sandbox.processes import ManagedProcess, ProcessSpec, command_ok
 SUPERUSER = "postgres"
 RUN_AS_WHEN_ROOT = "postgres"
 QUERIES_ENV = "GREENLANE_EXPORTER_QUERIES"
-# Repository layout: <root>/controller/sandbox/servers/postgres.py -> <root>/config/prometheus/...
-_REPO_QUERIES = Path(__file__).resolve().parents[3] / "config" / "prometheus" / "postgres-exporter-queries.yaml"
+QUERIES_RESOURCE = "data/postgres-exporter-queries.yaml"
+"""Shipped inside the package (a non-editable ``pip install .`` has no repository ``config/``); the copy in
+``config/prometheus/`` is what users deploy, and a test keeps the two identical."""
 
 
 def exporter_queries_path() -> Path:
-    """The project's query file; overridable for installs that do not ship the repository's config/."""
-    path = Path(os.environ.get(QUERIES_ENV) or _REPO_QUERIES)
+    """The query file postgres_exporter reads; ``GREENLANE_EXPORTER_QUERIES`` overrides the packaged one."""
+    override = os.environ.get(QUERIES_ENV)
+    path = Path(override) if override else Path(str(resources.files("controller.sandbox").joinpath(QUERIES_RESOURCE)))
     if not path.is_file():
         raise MissingDependencyError(f"postgres_exporter query file {path} not found; set {QUERIES_ENV}")
     return path
