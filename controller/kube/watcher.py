@@ -160,6 +160,7 @@ class Informer:
     def _follow(self, stop: threading.Event) -> None:
         """One watch request from ``self.version`` until the server ends it; events go to the store."""
         self.watches += 1
+        self.heartbeat = self._clock.monotonic()  # a quiet watch that the server ends on time is progress too
         for event in self._streamer.stream(
             self._list,
             resource_version=self.version,

@@ -9,7 +9,6 @@ real engine and reconciler), and the others are copies of what it left behind.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -297,7 +296,3 @@ def fresh(fakes: Fakes, i: int) -> None:
 
 def environ() -> dict[str, str]:
     return {**os.environ, "NO_PROXY": "*", "no_proxy": "*"}
-
-
-def copy_json(obj: Json) -> Json:
-    return copy.deepcopy(obj)
