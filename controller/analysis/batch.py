@@ -38,11 +38,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+import structlog
+
 from controller.analysis import promql_ast as ast
 from controller.analysis.source import MetricSource, QueryRejected, Series, SourceUnavailable
 from controller.analysis.templates import BUILTIN, PYTHON_VERSION_QUERY, TRAFFIC_PROBE
 from controller.analysis.versions import PROCESS_START_QUERY
 
+log = structlog.get_logger("greenlane.batch")
 TRACK_LABEL = "greenlane_track"
 PART_LABEL = "greenlane_part"
 POD_SUFFIX = "-[a-z0-9]{5}"
@@ -321,6 +324,8 @@ class BatchingSource:
         data = self._data(needed, extra, track, when, send)
         if data is None:  # the grouped query was rejected: ask as the caller did, for the exact error
             self.stats.fallbacks += 1
+            if not set(needed) <= self._rejected:
+                log.warning("Prometheus rejected a grouped query; sending this template per track", query=query[:200])
             self._rejected.update(needed)
             return self._passthrough(query, send)
         self.stats.answered += 1

@@ -179,3 +179,14 @@ def test_an_outage_is_an_outage_for_every_track() -> None:
     batched = BatchingSource(Down())
     results = judge(batched, SCENARIOS[0], ANCHOR)
     assert results and all(r.verdict == "Inconclusive" and r.outage for r in results)
+
+
+def test_long_queries_are_posted_and_answer_the_same(source: PrometheusSource) -> None:
+    """Batched queries name many tracks: past a URL's comfortable length they go as a form body."""
+    from controller.analysis.prometheus import LONG_QUERY
+
+    short = 'sum(increase(http_requests_total{namespace="shop"}[5m]))'
+    long = short + " + 0" * (LONG_QUERY // 4 + 10)
+    assert len(long) > LONG_QUERY
+    assert source.instant(long, ANCHOR) == source.instant(short, ANCHOR)
+    assert source.range(long, ANCHOR - 600, ANCHOR, 60) == source.range(short, ANCHOR - 600, ANCHOR, 60)

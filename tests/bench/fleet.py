@@ -41,7 +41,8 @@ BGR = ("greenlane.dev", "bluegreenrollouts")
 ROUTES = ("gateway.networking.k8s.io", "httproutes")
 IDLE_TEMPLATE, BAKING_TEMPLATE, BREACH_TEMPLATE = 0, 51, 1
 BREACHING = 5
-"""Rollouts 1, 11, 21, 31, 41: baking like the others, but evaluated every 5 s and rolled back at the first failure."""
+"""Rollouts 1, 11, 21, 31, 41: baking like the others, but evaluated every 10 s (one round) and rolled back at the
+first failure."""
 ABORT = '{"id":"0123456789ab","command":"abort","user":"bench","at":"2026-01-01T00:00:00Z"}'
 _NAMES = re.compile(r"\b(app|bench|uid)-(\d{6})")
 
@@ -75,7 +76,7 @@ def spec(i: int, prometheus: str) -> Json:
         if check.get("window") == "30m":
             check["window"] = "5m"  # 20 samples a pod: the fake answers faster, the operator parses the same way
     if role(i) == "breach":
-        s["analysis"].update(interval="5s", failureLimit=1)
+        s["analysis"].update(interval="10s", failureLimit=1)
     if role(i) == "idle":
         doc["metadata"]["annotations"] = {"greenlane.dev/command": ABORT}
     return doc
