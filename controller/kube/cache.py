@@ -228,6 +228,7 @@ class ClusterCache:
         self._conflicted: set[tuple[str, Key]] = set()
         self._lock = threading.Lock()
         self._stop: threading.Event | None = None
+        self._dependents_started = False
         self.on_rollout: Callable[[str, Json | None, Json | None], None] = lambda key, old, new: None
         self.live_reads = 0
 
@@ -331,13 +332,16 @@ class ClusterCache:
                 for ns in self.scopes
             ]
             self._router_informers[kind] = informers
-        if self._stop is not None:
+        if self._dependents_started and self._stop is not None:
+            # named after the start (a new rollout): start now. Before, start_dependents starts it once every
+            # rollout is listed, so its list keeps the objects of all of them, not of those listed so far.
             self.start(self._stop, informers)
         return store
 
     def start_dependents(self, stop: threading.Event) -> list[threading.Thread]:
         """Deployments, ReplicaSets and every router kind named so far (later ones start when named)."""
         with self._lock:
+            self._dependents_started = True
             routers = [i for group in self._router_informers.values() for i in group]
         return self.start(stop, [*self.dependents, *routers])
 

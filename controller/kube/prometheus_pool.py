@@ -115,7 +115,11 @@ class SourcePool:
             creds = prometheus_credentials(self._api, namespace, prom)
         except CredentialError as exc:
             raise SourceRejected(str(exc)) from None
-        slot = (namespace, prom.model_copy(update={"address": address}).model_dump_json())
+        # issue 15: without Secrets nothing differs between namespaces, so they share one pooled session; a
+        # fleet of one-namespace services does not open (and keep, until idle) a session per namespace
+        secrets = (prom.bearer_token_secret, prom.basic_auth_secret, prom.ca_secret)
+        owner = namespace if any(ref is not None for ref in secrets) else ""
+        slot = (owner, prom.model_copy(update={"address": address}).model_dump_json())
         fingerprint = _fingerprint(creds)
         now = self._clock.now()
         with self._lock:

@@ -102,6 +102,7 @@ class Reconciler:
         """A deleted rollout: drop its metric series and whatever else this process kept about it."""
         self.metrics.forget_rollout(namespace, name)
         self.engine.forget(f"{namespace}/{name}")
+        self.specs.forget(f"{namespace}/{name}")
 
     def _observed(self, view: RolloutView, outcome: Outcome) -> None:
         if outcome.error is not None:

@@ -115,34 +115,39 @@ Parsed = RolloutSpec | list[Problem]
 
 
 class SpecCache:
-    """Validated specs by content: a spec is validated once per change, not on every reconcile.
+    """Each rollout's validated spec, kept while its text is unchanged: validated once per edit, not per reconcile.
 
-    Bounded (least recently used go first): progressing rollouts, reconciled often, stay in it; the idle
-    thousands are rarely reconciled and cost a validation when they are.
+    One entry per rollout (the latest spec text), dropped when the rollout is deleted, and bounded (least
+    recently reconciled go first), so churn leaves nothing behind.
     """
 
     def __init__(self, size: int = 2048) -> None:
         self._size = size
-        self._items: OrderedDict[str, Parsed] = OrderedDict()
+        self._items: OrderedDict[str, tuple[str, Parsed]] = OrderedDict()
         self._lock = threading.Lock()
 
     def parse(self, obj: Json, where: str) -> Parsed:
         document = {k: v for k, v in obj.items() if k != "status"}
         meta = {k: v for k, v in (document.get("metadata") or {}).items() if k not in _VOLATILE_META}
         text = json.dumps({**document, "metadata": meta}, sort_keys=True, separators=(",", ":"))
-        key = hashlib.sha256(f"{where}\0{text}".encode()).hexdigest()
+        digest = hashlib.sha256(text.encode()).hexdigest()
         with self._lock:
-            cached = self._items.get(key)
-            if cached is not None:
-                self._items.move_to_end(key)
-                return cached
+            cached = self._items.get(where)
+            if cached is not None and cached[0] == digest:
+                self._items.move_to_end(where)
+                return cached[1]
         parsed = validate_document(document, where, 1)
         result: Parsed = parsed if isinstance(parsed, list) else parsed.rollout.spec
         with self._lock:
-            self._items[key] = result
+            self._items[where] = (digest, result)
+            self._items.move_to_end(where)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
         return result
+
+    def forget(self, where: str) -> None:
+        with self._lock:
+            self._items.pop(where, None)
 
 
 _VOLATILE_META = frozenset({"resourceVersion", "managedFields"})

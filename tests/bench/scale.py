@@ -140,7 +140,9 @@ def measure(count: int, window: float, breach: bool, new: int) -> Figures:
         with operator(fakes, Path(tmp), "--no-leader-elect") as op:
             figures.ready = wait_ready(op)
             print(f"ready (caches synced) after {figures.ready:.1f}s", flush=True)
-            time.sleep(INTERVAL + ROUND)  # every baking rollout evaluated once: steady state
+            settled = first_pass(op, count)
+            print(f"every rollout reconciled once {settled:.1f}s after ready", flush=True)
+            time.sleep(INTERVAL + ROUND)  # every baking rollout evaluated since: steady state
             steady(fakes, op, window, figures)
             if new:
                 figures.first_status = first_statuses(fakes, count, new)
@@ -148,6 +150,22 @@ def measure(count: int, window: float, breach: bool, new: int) -> Figures:
                 figures.breach = breaches(fakes)
             report_errors(op)
     return figures
+
+
+def first_pass(op: Operator, count: int, within: float = 600.0) -> float:
+    """Seconds until the operator has reconciled every rollout once (the start-up pass, idle ones last)."""
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        text = op.scrape()
+        done = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("greenlane_shard_reconciles_total{")
+        )
+        if done >= count:
+            return time.monotonic() - started
+        time.sleep(1.0)
+    raise RuntimeError(f"start-up pass not done after {within:g}s")
 
 
 def steady(fakes: Fakes, op: Operator, window: float, figures: Figures) -> None:
@@ -226,7 +244,7 @@ def first_statuses(fakes: Fakes, count: int, new: int) -> list[float]:
 
 
 def breaches(fakes: Fakes) -> list[tuple[float, float]]:
-    """Breach the 5 fast-evaluating rollouts' green; per rollout: (flip -> weight 0 write, decision -> write).
+    """Breach the 5 rollouts evaluated every round; per rollout: (flip -> weight 0 write, decision -> write).
 
     The flip is when Prometheus starts answering the bad values; the decision is the status write that
     records the rollback (intent before action), the write is the router's weight 0.
