@@ -23,8 +23,10 @@ What is not batched (sent as it is): custom queries, templates this module canno
 without a template hash. A grouped query that Prometheus rejects falls back to the per-track query, so a
 template error still reads exactly as before. Rounds are the caller's: queries for the same ``at`` share
 an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). A track first seen
-after its round's query ran gets a top-up query (once: it is included from the next round on); tracks
-not asked for during ``ttl`` seconds are dropped. At most ``concurrency`` grouped queries run at once,
+after its round's query ran gets a top-up query (once: it is included from the next round on); a track is
+dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the tracks of
+deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency`` grouped
+queries run at once,
 and a caller waits for another's at most ``deadline`` seconds (then: the source is unavailable).
 """
 
@@ -209,6 +211,21 @@ def _leaf_key(leaf: Leaf, variables: Mapping[str, str]) -> LeafKey | None:
     return leaf, tuple((v, variables[v]) for v in leaf.variables)
 
 
+@dataclass(frozen=True)
+class _Seen:
+    last: float
+    period: float = 0.0
+    """Seconds between the track's last two evaluations (its interval, as seen from here)."""
+
+
+def _seen(previous: _Seen | None, now: float) -> _Seen:
+    """A track asked again: queries of one evaluation (a second apart at most) keep its period."""
+    if previous is None:
+        return _Seen(now)
+    gap = now - previous.last
+    return _Seen(now, gap if gap > 1.0 else previous.period)
+
+
 @dataclass
 class _Fetch:
     parts: tuple[LeafKey, ...]
@@ -271,7 +288,7 @@ class BatchingSource:
         *,
         concurrency: int = 4,
         deadline: float = 30.0,
-        ttl: float = 900.0,
+        ttl: float = 60.0,
         rounds_kept: int = 4,
         monotonic: Callable[[], float] = time.monotonic,
         on_query: Callable[[str], None] = lambda kind: None,
@@ -279,7 +296,7 @@ class BatchingSource:
         self.inner = inner
         self.stats = BatchStats()
         self._families = families()
-        self._interest: dict[LeafKey, dict[Track, float]] = {}
+        self._interest: dict[LeafKey, dict[Track, _Seen]] = {}
         self._rounds: OrderedDict[TimeKey, _Round] = OrderedDict()
         self._rejected: set[LeafKey] = set()
         self._lock = threading.Lock()
@@ -361,7 +378,8 @@ class BatchingSource:
         parts = tuple(dict.fromkeys(needed + (extra if combinable else [])))
         with self._lock:
             for key in parts:
-                self._interest.setdefault(key, {})[track] = now
+                tracks = self._interest.setdefault(key, {})
+                tracks[track] = _seen(tracks.get(track), now)
             rnd = self._round(when, now)
             fetch, owner = self._fetch_for(rnd, needed, parts, track)
         if owner:
@@ -400,7 +418,7 @@ class BatchingSource:
             while len(self._rounds) > self._rounds_kept:
                 self._rounds.popitem(last=False)
             for key, tracks in list(self._interest.items()):
-                for stale in [t for t, seen in tracks.items() if now - seen > self._ttl]:
+                for stale in [t for t, seen in tracks.items() if now - seen.last > max(self._ttl, 3 * seen.period)]:
                     del tracks[stale]
                 if not tracks:
                     del self._interest[key]

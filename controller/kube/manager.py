@@ -287,6 +287,11 @@ class Manager:
         self.scale.shard_reconciles.labels(str(self.shard(key)), "ok" if ok else "error").inc()
         if outcome.gone:
             return
+        with self._known_lock:
+            deleted = key not in self.known.get(self.shard(key), ())
+        if deleted:  # deleted while this reconcile ran: what it just recorded about the rollout goes too
+            self.reconciler.forget(namespace, name)
+            return
         after, priority = outcome.requeue_after, priority_of(self.cache.rollout(namespace, name))
         if after is None or after > self.config.resync:
             # nothing time-driven before the resync: it re-reads the cache, spread so resyncs never bunch up

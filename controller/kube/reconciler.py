@@ -94,7 +94,8 @@ class Reconciler:
         )
         with write_priority(NORMAL):  # a rollback found during this reconcile raises it for its own writes
             outcome = self.engine.reconcile(world)
-        if outcome.gone:
+        if outcome.gone or outcome.released:
+            # released: the object goes now; series observed by this very reconcile must not outlive it
             self.forget(namespace, name)
         return outcome
 

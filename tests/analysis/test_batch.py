@@ -190,3 +190,38 @@ def test_long_queries_are_posted_and_answer_the_same(source: PrometheusSource) -
     assert len(long) > LONG_QUERY
     assert source.instant(long, ANCHOR) == source.instant(short, ANCHOR)
     assert source.range(long, ANCHOR - 600, ANCHOR, 60) == source.range(short, ANCHOR - 600, ANCHOR, 60)
+
+
+class Recording:
+    """Answers nothing, remembers every query: which tracks each grouped query names."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        self.queries.append(query)
+        return []
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        self.queries.append(query)
+        return []
+
+
+def test_tracks_that_stop_asking_leave_the_grouped_queries() -> None:
+    """Tracks of deleted or finished rollouts drop out after three of their own intervals (one minute at least)."""
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0])
+    def ask(track: str, at: float) -> None:
+        batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
+
+    for t in (0.0, 30.0, 60.0):
+        now[0] = t
+        ask("alive-1a2b3c", t)
+        if t < 60.0:
+            ask("gone-4d5e6f", t)  # its rollout was deleted after t=30
+    assert "gone-4d5e6f" in inner.queries[-1], "still within three of its intervals"
+    for t in (90.0, 120.0, 150.0, 180.0):
+        now[0] = t
+        ask("alive-1a2b3c", t)
+    assert "gone-4d5e6f" not in inner.queries[-1] and "alive-1a2b3c" in inner.queries[-1]
