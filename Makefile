@@ -12,7 +12,7 @@ BENCH_FAULTY ?= 20
 BENCH_WORKERS ?= 3
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-judgement fuzz
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-judgement bench-scale fuzz
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -22,6 +22,7 @@ help:
 	@echo "make e2e    - every demo scenario end to end (about 5 minutes)"
 	@echo "make bench  - print core, operator (100 rollouts) and judgement figures (BENCH_JUDGEMENT=0 skips judgement)"
 	@echo "make bench-judgement - false rollbacks and detection over whole simulated rollouts at 20 and 200 req/s"
+	@echo "make bench-scale - fleet figures at 100/1,000/10,000 rollouts, shard takeover, churn (about 15 minutes)"
 	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
 
 setup: $(VENV)/.installed
@@ -75,6 +76,13 @@ bench: system-deps setup
 # of BENCH_FAULTY regressions of each kind, at 20 and 200 req/s. Prints a table; asserts nothing.
 bench-judgement: system-deps setup
 	$(BIN)/python -m tests.bench.judgement --healthy $(BENCH_HEALTHY) --faulty $(BENCH_FAULTY) --workers $(BENCH_WORKERS)
+
+# Fleet scale (issue 15): the real `greenlane run` against a fast fake API server and a counting Prometheus
+# stand-in at 100, 1,000 and 10,000 rollouts, takeover with 2 and 4 shards, RSS over churn. Figures, not a
+# test; run it alone on the machine. SCALE_ARGS="--sizes 100,1000" etc.
+SCALE_ARGS ?=
+bench-scale: setup
+	$(BIN)/python -m tests.bench.scale $(SCALE_ARGS)
 
 # The property tests of tests/security and tests/model/test_bounds_agree.py run derandomised with ~100 examples in
 # `make test`; this runs them with random seeds and FUZZ_EXAMPLES examples per property (about 20 minutes at 20000).

@@ -25,6 +25,9 @@ from urllib3.util.retry import Retry
 from controller.analysis.source import QueryRejected, Series, SourceUnavailable
 
 REJECTED = frozenset({400, 422})
+LONG_QUERY = 1500
+"""Characters above which a query is POSTed as a form instead of sent in the URL: batched queries name many
+tracks (issue 15), and proxies in front of Prometheus cap request lines at a few KiB (nginx: 8 KiB)."""
 MAX_ANSWER_BYTES = 32 * 2**20
 """Our queries return a few series of at most a few hundred points; anything this big is not an answer."""
 
@@ -68,6 +71,8 @@ class _DeadlineAdapter(HTTPAdapter):
         response._content = b"".join(chunks)
         response._content_consumed = True  # type: ignore[attr-defined]  # requests' own bookkeeping
         return response
+
+
 ERROR_LIMIT = 300
 """Characters of a remote error kept for status and events (Events are truncated at 1 KiB anyway)."""
 
@@ -98,8 +103,10 @@ def _classify(response: requests.Response, *args: Any, **kwargs: Any) -> None:
     if response.is_redirect:
         target = urlsplit(response.headers.get("Location", ""))
         where = f"{target.scheme}://{target.netloc}" if target.netloc else "a relative location"
-        raise _Refused(f"HTTP {response.status_code}: redirect to {sanitise(where, 100)} not followed; "
-                       "set spec.analysis.prometheus.address to the final URL")
+        raise _Refused(
+            f"HTTP {response.status_code}: redirect to {sanitise(where, 100)} not followed; "
+            "set spec.analysis.prometheus.address to the final URL"
+        )
     try:
         body = response.json()
     except ValueError:
@@ -157,6 +164,7 @@ class PrometheusSource:
         )
         session.mount(self.url, _DeadlineAdapter(max_retries=0))  # after PrometheusConnect mounted its own
         self._attempts, self._backoff = attempts, backoff
+        self._session, self._headers, self._auth = session, all_headers, basic_auth
 
     def _retrying(self, call: Any) -> Any:
         """Retries within one overall deadline of ``timeout`` seconds for the query, retries included."""
@@ -181,9 +189,21 @@ class PrometheusSource:
 
     def instant(self, query: str, at: float) -> list[Series]:
         params = {"time": f"{at:.3f}", "timeout": f"{self.timeout:g}s"}
+        if len(query) > LONG_QUERY:
+            return self._call(query, lambda left: self._post("query", {"query": query, **params}, left))
         return self._call(query, lambda left: self._client.custom_query(query, params=params, timeout=left))
 
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        if len(query) > LONG_QUERY:  # the same rounding of start and end as the client's GET
+            form = {
+                "query": query,
+                "start": str(round(datetime.fromtimestamp(start, UTC).timestamp())),
+                "end": str(round(datetime.fromtimestamp(end, UTC).timestamp())),
+                "step": f"{step:g}",
+                "timeout": f"{self.timeout:g}s",
+            }
+            return self._call(query, lambda left: self._post("query_range", form, left))
+
         def call(left: float) -> Any:
             return self._client.custom_query_range(
                 query,
@@ -195,6 +215,13 @@ class PrometheusSource:
             )
 
         return self._call(query, call)
+
+    def _post(self, endpoint: str, form: dict[str, str], timeout: float) -> Any:
+        """A query as a form body (same session, hooks, deadline and credentials as the client's GETs)."""
+        response = self._session.post(
+            f"{self.url}/api/v1/{endpoint}", data=form, headers=self._headers, auth=self._auth, timeout=timeout
+        )
+        return response.json()["data"]["result"]
 
     def clock_skew(self) -> float:
         """Prometheus' clock minus ours, in seconds: ``time()`` evaluated at the server's own "now".

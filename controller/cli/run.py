@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from types import FrameType
 from typing import TextIO, cast
 
@@ -18,6 +19,9 @@ from controller.kube.config import KubeConfigError, api_client
 from controller.kube.http import parse_addr
 from controller.kube.manager import Manager, ManagerConfig
 from controller.kube.prometheus_pool import allowed_origin, origin
+from controller.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, Limits
+from controller.kube.reconciler import BatchSettings
+from controller.kube.shards import MAX_SHARDS
 from controller.model.notify import SEVERITIES, SinkType
 from controller.model.quantities import parse_duration
 from controller.notify import Sink
@@ -68,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="DURATION",
         help="how long a deleted rollout waits for green to reach 0%% before it is let go anyway (default 5m)",
     )
+    _scale_flags(parser)
     notify = parser.add_argument_group(
         "notifications for every rollout (URLs are secrets: prefer the environment variables, set from a Secret)"
     )
@@ -80,6 +85,76 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="least severity sent to the operator-wide webhooks (default: warning)",
     )
     parser.set_defaults(handler=run)
+
+
+# ---- fleet scale (issue 15): sharding, the API write budget, batched Prometheus, resync ---------------
+def _scale_flags(parser: argparse.ArgumentParser) -> None:
+    scale = parser.add_argument_group("fleet scale")
+    scale.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help=f"split rollouts into N shards, each with its own Lease, shared among the replicas (1..{MAX_SHARDS}; "
+        "default 1: one leader)",
+    )
+    scale.add_argument(
+        "--api-qps", type=float, default=DEFAULT_QPS, help=f"API writes per second (default {DEFAULT_QPS:g})"
+    )
+    scale.add_argument(
+        "--api-burst", type=int, default=DEFAULT_BURST, help=f"API writes allowed in a burst (default {DEFAULT_BURST})"
+    )
+    scale.add_argument(
+        "--resync",
+        type=_seconds,
+        default=600.0,
+        metavar="DURATION",
+        help="look at every rollout at least this often, from the cache, without API reads (default 10m)",
+    )
+    scale.add_argument(
+        "--evaluation-round",
+        type=_seconds,
+        default=10.0,
+        metavar="DURATION",
+        help="rollouts evaluated within one round share one Prometheus query per template (default 10s; 0: off)",
+    )
+    scale.add_argument(
+        "--prometheus-concurrency",
+        type=int,
+        default=4,
+        help="grouped Prometheus queries in flight per endpoint (default 4)",
+    )
+    for flag, default, what in (
+        ("--lease-duration", "15s", "how long a Lease is valid without renewal"),
+        ("--renew-deadline", "10s", "a holder that cannot renew within this stops writing"),
+        ("--retry-period", "2s", "how often Leases are renewed and candidates look"),
+    ):
+        scale.add_argument(
+            flag, type=_seconds, default=parse_duration(default), metavar="DURATION", help=f"{what} (default {default})"
+        )
+
+
+def _scale_config(args: argparse.Namespace, base: ManagerConfig) -> ManagerConfig:
+    """``base`` with the fleet-scale flags applied; ValueError names the flag."""
+    if not 1 <= args.shards <= MAX_SHARDS:
+        raise ValueError(f"--shards must be 1..{MAX_SHARDS} (got {args.shards})")
+    if not args.retry_period < args.renew_deadline < args.lease_duration:
+        raise ValueError(
+            "--retry-period < --renew-deadline < --lease-duration is required "
+            f"(got {args.retry_period:g}s, {args.renew_deadline:g}s, {args.lease_duration:g}s)"
+        )
+    if args.prometheus_concurrency < 1 or args.resync <= 0 or args.evaluation_round < 0:
+        raise ValueError("--prometheus-concurrency >= 1, --resync > 0 and --evaluation-round >= 0 are required")
+    return replace(
+        base,
+        shards=args.shards,
+        limits=Limits(qps=args.api_qps, burst=args.api_burst),
+        resync=args.resync,
+        evaluation_round=args.evaluation_round,
+        batching=BatchSettings(concurrency=args.prometheus_concurrency) if args.evaluation_round > 0 else None,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
+    )
 
 
 def _seconds(text: str) -> float:
@@ -158,12 +233,13 @@ def run(args: argparse.Namespace) -> int:
         health_addr = parse_addr(args.health_addr, "--health-addr")
         sinks = notify_sinks(args)
         allowed = _prometheus_origins(args.prometheus_url, args.prometheus_allowed_origins)
+        _scale_config(args, ManagerConfig())  # bad scale flags are refused before any connection
         api = api_client(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     except (ValueError, KubeConfigError) as exc:
         print(f"greenlane run: {exc}", file=sys.stderr)
         return 2
     configure_logging(args.log_format)
-    config = ManagerConfig(
+    base = ManagerConfig(
         namespaces=_namespaces(args),
         leader_elect=args.leader_elect,
         lease_namespace=args.lease_namespace or "default",
@@ -175,7 +251,7 @@ def run(args: argparse.Namespace) -> int:
         finalizer_timeout=args.finalizer_timeout,
         notify_sinks=sinks,
     )
-    manager = Manager(api, config, SystemClock())
+    manager = Manager(api, _scale_config(args, base), SystemClock())
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         manager.stop.set()

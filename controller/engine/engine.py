@@ -115,6 +115,10 @@ class Engine:
         with self._lock:
             self._failures.pop(key, None)
 
+    def forget(self, key: str) -> None:
+        """A deleted rollout: drop its failure count (nothing per rollout may outlive the rollout)."""
+        self._forget(key)
+
 
 class _Run:
     """The state of one reconcile: the status as persisted so far and what was done."""

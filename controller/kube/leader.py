@@ -60,10 +60,10 @@ class LeaderElector:
         try:
             held = self._round()
         except ApiException as exc:
-            log.warning("lease round failed", status=exc.status, reason=exc.reason)
+            log.warning("lease round failed", lease=self._config.name, status=exc.status, reason=exc.reason)
             held = False
         except Exception as exc:  # timeouts, connection errors: not holding until proven otherwise
-            log.warning("lease round failed", error=str(exc))
+            log.warning("lease round failed", lease=self._config.name, error=str(exc))
             held = False
         now = self._clock.monotonic()
         with self._lock:
@@ -73,7 +73,7 @@ class LeaderElector:
             elif was and now - (self._renewed_at or now) >= self._config.renew_deadline:
                 self._renewed_at = None
                 self.lost.set()
-                log.error("lost leadership", identity=self._identity)
+                log.error("lost leadership", lease=self._config.name, identity=self._identity)
         return self.is_leader()
 
     def _round(self) -> bool:
@@ -87,26 +87,42 @@ class LeaderElector:
             self._api.create_namespaced_lease(
                 self._config.namespace, self._lease_body(None, transitions=0), _request_timeout=self._timeout
             )
-            log.info("acquired leadership (new lease)", identity=self._identity)
+            log.info("acquired leadership (new lease)", lease=self._config.name, identity=self._identity)
             return True
         spec = lease.spec
         holder = spec.holder_identity if spec else None
-        rv = lease.metadata.resource_version
-        now = self._clock.monotonic()
-        if self._observed is None or self._observed[0] != rv:
-            self._observed = (rv, holder, now)
-        expired = now - self._observed[2] >= float(spec.lease_duration_seconds or self._config.lease_duration)
-        if holder and holder != self._identity and not expired:
+        self.observe(lease)
+        if holder and holder != self._identity and not self.expired(lease):
             return False
         transitions = int(spec.lease_transitions or 0) + (0 if holder == self._identity else 1)
         acquire_time = spec.acquire_time if holder == self._identity else None
-        body = self._lease_body(rv, transitions, acquire_time)
+        body = self._lease_body(lease.metadata.resource_version, transitions, acquire_time)
         self._api.replace_namespaced_lease(
             self._config.name, self._config.namespace, body, _request_timeout=self._timeout
         )
         if holder != self._identity:
-            log.info("acquired leadership", identity=self._identity, previous=holder)
+            log.info("acquired leadership", lease=self._config.name, identity=self._identity, previous=holder)
         return True
+
+    def observe(self, lease: Any) -> None:
+        """Note the lease as read now (from our own GET or a LIST): expiry counts from when it last changed."""
+        rv = lease.metadata.resource_version
+        holder = lease.spec.holder_identity if lease.spec else None
+        with self._lock:
+            if self._observed is None or self._observed[0] != rv:
+                self._observed = (rv, holder, self._clock.monotonic())
+
+    def expired(self, lease: Any) -> bool:
+        """Free, or unchanged for a whole lease duration as *we* observed it (never by the holder's clock)."""
+        spec = lease.spec
+        if spec is None or not spec.holder_identity:
+            return True
+        with self._lock:
+            observed = self._observed
+        if observed is None or observed[0] != lease.metadata.resource_version:
+            return False
+        duration = float(spec.lease_duration_seconds or self._config.lease_duration)
+        return self._clock.monotonic() - observed[2] >= duration
 
     def _lease_body(self, rv: str | None, transitions: int, acquired: datetime | None = None) -> Any:
         now = self._clock.now()
@@ -137,7 +153,7 @@ class LeaderElector:
                 self._api.replace_namespaced_lease(
                     self._config.name, self._config.namespace, lease, _request_timeout=self._timeout
                 )
-                log.info("released leadership", identity=self._identity)
+                log.info("released leadership", lease=self._config.name, identity=self._identity)
         except Exception as exc:  # shutting down anyway; the lease expires on its own
             log.warning("could not release lease", error=str(exc))
 

@@ -203,8 +203,11 @@ class OperatorMetrics:
         self.reconcile_duration.labels("ok" if ok else "error").observe(seconds)
 
     def forget_rollout(self, namespace: str, rollout: str) -> None:
-        """Drop every gauge of a deleted rollout. Counters stay: ``increase()`` needs their history."""
+        """Drop every series of a deleted rollout, its counters too: with thousands of rollouts created and
+        deleted, series kept for ghosts are memory that only grows (Prometheus keeps their history)."""
         key = (namespace, rollout)
+        for counter in (self.rollbacks, self.reconcile_errors, self.query_errors):  # issue 15: bounded memory
+            _remove(counter, *key)
         for phase in PHASES:
             _remove(self.phase, *key, phase)
         for gauge in (self.green_weight, self.step, self.last_transition):
@@ -248,6 +251,6 @@ def _pair(check: CheckStatus) -> TrackValues:
     return TrackValues(green=check.green, blue=check.blue)
 
 
-def _remove(metric: Gauge, *labels: str) -> None:
+def _remove(metric: Gauge | Counter, *labels: str) -> None:
     with contextlib.suppress(KeyError):  # never set: nothing to remove
         metric.remove(*labels)

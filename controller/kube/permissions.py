@@ -56,16 +56,18 @@ class Permission:
         return (group, resource) == (self.group, self.resource) and verb in self.verbs
 
 
-READ_WRITE = ("get", "update")
-"""Routers read an object and PUT it back with the resourceVersion they read (``kube_common.update``)."""
+READ_WRITE = ("get", "list", "watch", "update")
+"""Routers read an object and PUT it back with the resourceVersion they read (``kube_common.update``); the
+operator caches the objects rollouts name (list+watch), reading one on demand when a rollout first names it."""
 
 PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         GROUP,
         "bluegreenrollouts",
         ("get", "list", "watch", "patch"),
-        "watch rollouts (list+watch), read one per reconcile; patch adds and removes the traffic-to-blue "
-        "finalizer (JSON Patch guarded by resourceVersion); commands are annotations the CLI writes",
+        "watch rollouts (list+watch) into the cache, read one after a write conflict; patch adds and "
+        "removes the traffic-to-blue finalizer (JSON Patch guarded by resourceVersion); commands are "
+        "annotations the CLI writes",
     ),
     Permission(GROUP, "bluegreenrollouts/status", ("update",), "all progress lives in status, replaced per reconcile"),
     Permission(
@@ -80,7 +82,12 @@ PERMISSIONS: tuple[Permission, ...] = (
         ("get", "update", "patch"),
         "replica-ratio router (get+update) and scaling blue down after promotion (patch)",
     ),
-    Permission("apps", "replicasets", ("list",), "the current pod-template-hash of each track"),
+    Permission(
+        "apps",
+        "replicasets",
+        ("list", "watch"),
+        "the current pod-template-hash of each track (cached: list+watch, listed by selector for a new rollout)",
+    ),
     Permission("", "secrets", ("get",), "Prometheus credentials named in spec.analysis.prometheus"),
     Permission("", "events", ("create", "patch"), "decisions as Events (patch aggregates repeats)"),
     Permission("gateway.networking.k8s.io", "httproutes", READ_WRITE, "Gateway API router"),
@@ -90,14 +97,15 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         "networking.k8s.io",
         "ingresses",
-        ("get", "create", "update"),
-        "ingress-nginx router: reads the main Ingress, creates and updates the canary Ingress",
+        ("get", "list", "watch", "create", "update"),
+        "ingress-nginx router: reads the main Ingress (cached: list+watch), creates and updates the canary Ingress",
     ),
     Permission(
         "coordination.k8s.io",
         "leases",
-        ("get", "create", "update"),
-        f"leader election on the Lease {LEASE_NAME}",
+        ("get", "list", "create", "update"),
+        f"leader election on the Lease {LEASE_NAME}; with --shards, one Lease per shard and per member "
+        "(list: who holds which)",
         scope="release",
     ),
 )

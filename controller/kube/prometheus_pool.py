@@ -33,8 +33,8 @@ from controller.model.spec import PrometheusConfig
 
 ADDRESS = "spec.analysis.prometheus.address"
 IDLE_SECONDS = 15 * 60.0
-"""A source unused this long is closed; every rollout is reconciled at least every 30 s, so only sources of
-deleted or edited rollouts ever get this old."""
+"""A source unused this long is closed; every rollout is reconciled at least every --resync (10 m), so only
+sources of deleted or edited rollouts ever get this old."""
 GRACE_SECONDS = 5 * 60.0
 """A replaced source (rotated Secret) stays open this long for queries in flight on other workers."""
 
@@ -105,12 +105,21 @@ class SourcePool:
 
     def get(self, namespace: str, prom: PrometheusConfig) -> PrometheusSource:
         """The source for this rollout's settings; raises SourceRejected naming the field."""
+        return self.keyed(namespace, prom)[0]
+
+    def keyed(self, namespace: str, prom: PrometheusConfig) -> tuple[PrometheusSource, str]:
+        """The source, and a key equal for every source with the same endpoint, settings and credentials
+        (issue 15: such rollouts may share batched queries; different credentials never do)."""
         address = self._address(prom)
         try:
             creds = prometheus_credentials(self._api, namespace, prom)
         except CredentialError as exc:
             raise SourceRejected(str(exc)) from None
-        slot = (namespace, prom.model_copy(update={"address": address}).model_dump_json())
+        # issue 15: without Secrets nothing differs between namespaces, so they share one pooled session; a
+        # fleet of one-namespace services does not open (and keep, until idle) a session per namespace
+        secrets = (prom.bearer_token_secret, prom.basic_auth_secret, prom.ca_secret)
+        owner = namespace if any(ref is not None for ref in secrets) else ""
+        slot = (owner, prom.model_copy(update={"address": address}).model_dump_json())
         fingerprint = _fingerprint(creds)
         now = self._clock.now()
         with self._lock:
@@ -123,7 +132,8 @@ class SourcePool:
                 entry = self._build(address, prom, creds, fingerprint, now)
                 self._slots[slot] = entry
             entry.used = now
-            return entry.source
+            endpoint = hashlib.sha256(f"{slot[1]}\0{fingerprint}".encode()).hexdigest()
+            return entry.source, endpoint
 
     def _address(self, prom: PrometheusConfig) -> str:
         address = prom.address or self._default

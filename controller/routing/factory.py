@@ -10,6 +10,7 @@ from controller.routing.base import Router, RouterError
 from controller.routing.gateway_api import GatewayRouteRouter
 from controller.routing.haproxy import HaproxyRouter
 from controller.routing.istio import IstioRouter
+from controller.routing.kube_common import ObjectRef
 from controller.routing.nginx import NginxCanaryRouter
 from controller.routing.replicas import ReplicaRatioRouter
 from controller.routing.smi import TrafficSplitRouter
@@ -46,3 +47,14 @@ def build_router(target: AppliedRouting | RolloutSpec, namespace: str, api_clien
         n = routing.nginx
         return NginxCanaryRouter(api_client, namespace, n.ingress, blue, green, canary_name=n.canary_ingress)
     raise RouterError(f"no router for trafficRouting.{routing.kind}")
+
+
+_NO_CLIENT = object()
+"""Stands in for an API client when a router is built only to ask which objects it uses (no call is made)."""
+
+
+def router_refs(target: AppliedRouting | RolloutSpec, namespace: str) -> tuple[ObjectRef, ...]:
+    """The Kubernetes objects the router for ``target`` reads and writes; none for HAProxy."""
+    router = build_router(target, namespace, _NO_CLIENT)
+    refs = getattr(router, "refs", None)
+    return tuple(refs()) if callable(refs) else ()

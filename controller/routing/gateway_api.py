@@ -13,9 +13,9 @@ from typing import Any, Literal
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
-    KubeApi,
     ObjectRef,
     RetryPolicy,
+    as_kube_api,
     check_weight,
     fetch,
     percent,
@@ -45,7 +45,7 @@ class GatewayRouteRouter:
         rule: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self._api = KubeApi(api_client)
+        self._api = as_kube_api(api_client)
         self._ref = ObjectRef(API_VERSION, _PLURALS[kind], kind, namespace, route)
         self._rule = rule
         self._blue = blue_service
@@ -55,6 +55,10 @@ class GatewayRouteRouter:
     def describe(self) -> str:
         rule = f" rule {self._rule}" if self._rule else ""
         return f"{self._ref}{rule} ({self._blue} -> {self._green})"
+
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """The objects this router reads and writes (the operator caches and watches them)."""
+        return (self._ref,)
 
     def get_weight(self) -> int:
         rule = self._locate(fetch(self._api, self._ref))

@@ -13,9 +13,9 @@ from typing import Any
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
-    KubeApi,
     ObjectRef,
     RetryPolicy,
+    as_kube_api,
     check_weight,
     fetch,
     percent,
@@ -42,7 +42,7 @@ class IstioRouter:
         api_version: str = "networking.istio.io/v1",
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self._api = KubeApi(api_client)
+        self._api = as_kube_api(api_client)
         self._ref = ObjectRef(api_version, "virtualservices", "VirtualService", namespace, virtual_service)
         self._route = route
         self._blue = blue_service
@@ -52,6 +52,10 @@ class IstioRouter:
     def describe(self) -> str:
         route = f" route {self._route}" if self._route else ""
         return f"{self._ref}{route} ({self._blue} -> {self._green})"
+
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """The objects this router reads and writes (the operator caches and watches them)."""
+        return (self._ref,)
 
     def get_weight(self) -> int:
         route = self._locate(fetch(self._api, self._ref))

@@ -80,7 +80,11 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 class KubeApi:
-    """Raw JSON requests through the official client; the only untyped surface of the routers."""
+    """Raw JSON requests through the official client; the only untyped surface of the routers.
+
+    The operator hands routers a subclass whose ``get`` answers from its informer cache (writes still go
+    to the API server with their resourceVersion preconditions); see :func:`as_kube_api`.
+    """
 
     def __init__(self, api_client: Any, timeout: float = 30.0) -> None:
         self._client = api_client
@@ -126,6 +130,11 @@ class KubeApi:
         if result is None:
             raise RouterError(f"{ref} was deleted while being updated")
         return result
+
+
+def as_kube_api(api: Any) -> KubeApi:
+    """``api`` itself when it is already a :class:`KubeApi` (a cache-backed one, say), else one around the client."""
+    return api if isinstance(api, KubeApi) else KubeApi(api)
 
 
 def _api_error(method: str, what: str, status: int, data: bytes) -> KubeApiError:

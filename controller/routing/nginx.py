@@ -18,9 +18,9 @@ from controller.routing.base import RouterError
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
-    KubeApi,
     ObjectRef,
     RetryPolicy,
+    as_kube_api,
     check_weight,
     conflict_retrying,
     fetch,
@@ -50,7 +50,7 @@ class NginxCanaryRouter:
         canary_name: str | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self._api = KubeApi(api_client)
+        self._api = as_kube_api(api_client)
         self._main = ObjectRef("networking.k8s.io/v1", "ingresses", "Ingress", namespace, ingress)
         self._canary = ObjectRef(
             "networking.k8s.io/v1", "ingresses", "Ingress", namespace, canary_name or f"{ingress}-canary"
@@ -61,6 +61,10 @@ class NginxCanaryRouter:
 
     def describe(self) -> str:
         return f"{self._main} canary {self._canary.name} ({self._blue} -> {self._green})"
+
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """The objects this router reads and writes (the operator caches and watches them)."""
+        return (self._main, self._canary)
 
     def get_weight(self) -> int:
         # The main Ingress must still exist and lead to blue, or the canary weight means nothing.

@@ -18,9 +18,9 @@ from typing import Any
 from controller.routing.base import RouterError, WeightMismatch
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
-    KubeApi,
     ObjectRef,
     RetryPolicy,
+    as_kube_api,
     check_weight,
     conflict_retrying,
     percent,
@@ -58,7 +58,7 @@ class ReplicaRatioRouter:
     ) -> None:
         if total is not None and total < 1:
             raise ValueError(f"total replicas must be positive, got {total}")
-        self._api = KubeApi(api_client)
+        self._api = as_kube_api(api_client)
         self._blue = ObjectRef("apps/v1", "deployments", "Deployment", namespace, blue_deployment)
         self._green = ObjectRef("apps/v1", "deployments", "Deployment", namespace, green_deployment)
         self._total = total
@@ -66,6 +66,10 @@ class ReplicaRatioRouter:
 
     def describe(self) -> str:
         return f"replica ratio of {self._blue} -> {self._green.name}"
+
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """The objects this router reads and writes (the operator caches and watches them)."""
+        return (self._blue, self._green)
 
     def get_weight(self) -> int:
         blue, green = self._replicas(self._blue), self._replicas(self._green)

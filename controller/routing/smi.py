@@ -15,9 +15,9 @@ from controller.routing.base import RouterError
 from controller.routing.kube_common import (
     DEFAULT_RETRY,
     Json,
-    KubeApi,
     ObjectRef,
     RetryPolicy,
+    as_kube_api,
     check_weight,
     fetch,
     percent,
@@ -67,7 +67,7 @@ class TrafficSplitRouter:
         api_version: str = "split.smi-spec.io/v1alpha2",
         retry: RetryPolicy = DEFAULT_RETRY,
     ) -> None:
-        self._api = KubeApi(api_client)
+        self._api = as_kube_api(api_client)
         self._ref = ObjectRef(api_version, "trafficsplits", "TrafficSplit", namespace, traffic_split)
         self._quantities = api_version.endswith("/v1alpha1")
         self._blue = blue_service
@@ -76,6 +76,10 @@ class TrafficSplitRouter:
 
     def describe(self) -> str:
         return f"{self._ref} ({self._blue} -> {self._green})"
+
+    def refs(self) -> tuple[ObjectRef, ...]:
+        """The objects this router reads and writes (the operator caches and watches them)."""
+        return (self._ref,)
 
     def get_weight(self) -> int:
         backends = self._backends(fetch(self._api, self._ref))

@@ -113,9 +113,9 @@ def test_liveness_fails_when_a_worker_dies_a_reconcile_is_stuck_or_a_watch_goes_
     ok, why = manager._live()
     assert not ok and "shop/checkout" in why
     manager._busy.clear()
-    for watcher in manager.watchers:
-        watcher.heartbeat = clock.monotonic()
+    for informer in manager.cache.all_informers():
+        informer.heartbeat = clock.monotonic()
     assert manager._live() == (True, "ok")
-    clock.advance(manager.watchers[0].stale_after + 1)
+    clock.advance(manager.cache.informers[0].stale_after + 1)
     ok, why = manager._live()
     assert not ok and "watches without progress" in why

@@ -1,0 +1,513 @@
+"""Batched Prometheus: one grouped query per template and evaluation round, split per rollout and track.
+
+Why: a rollout's evaluation costs about a dozen queries; a fleet of a thousand baking rollouts would send
+Prometheus tens of queries a second, each scanning the same series. :class:`BatchingSource` is a
+:class:`~controller.analysis.source.MetricSource` placed in front of the real one. When asked a query
+rendered from a builtin template for one track's exact pods (``<deployment>-<pod-template-hash>-xxxxx``)
+at time ``at``, it sends one query for every track it knows asks that template — pods selected by one
+regex, the template's aggregations grouped ``by (namespace, greenlane_track)`` where ``greenlane_track``
+is ``<deployment>-<hash>`` cut from the pod name — and answers every track of that round from the one
+answer. Judgement code above it is unchanged: it receives the very series it would have received.
+
+Why the numbers are the same: grouping adds labels, never mixes tracks, and each track's series are
+aggregated by Prometheus in the same order as in its own query. What the templates compute *between*
+aggregations (``or``, ``/``, ``vector(0)``) is evaluated here with PromQL's semantics
+(:mod:`controller.analysis.promql_ast`). ``tests/analysis/test_batch.py`` checks identical CheckResults
+against a real Prometheus.
+
+One query per template: the queries of one builtin template (latency's quantile and its request count,
+error-rate's 5xx and all requests) are fetched together, each part tagged ``greenlane_part``; parts are
+cached per round by their text, so the traffic probe reuses the request counts already fetched.
+
+What is not batched (sent as it is): custom queries, templates this module cannot parse, pod regexes
+without a template hash. A grouped query that Prometheus rejects falls back to the per-track query, so a
+template error still reads exactly as before. Rounds are the caller's: queries for the same ``at`` share
+an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). A track first seen
+after its round's query ran gets a top-up query (once: it is included from the next round on); a track is
+dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the tracks of
+deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency`` grouped
+queries run at once,
+and a caller waits for another's at most ``deadline`` seconds (then: the source is unavailable).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from controller.analysis import promql_ast as ast
+from controller.analysis.source import MetricSource, QueryRejected, Series, SourceUnavailable
+from controller.analysis.templates import BUILTIN, PYTHON_VERSION_QUERY, TRAFFIC_PROBE
+from controller.analysis.versions import PROCESS_START_QUERY
+
+log = structlog.get_logger("greenlane.batch")
+TRACK_LABEL = "greenlane_track"
+PART_LABEL = "greenlane_part"
+POD_SUFFIX = "-[a-z0-9]{5}"
+_TRACK_SELECTOR = 'namespace="{{ namespace }}",pod=~"{{ pods }}"'
+_APP_SELECTOR = 'application_name="{{ deployment }}"'
+_EXACT_PODS = re.compile(r"(?P<track>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)-\[a-z0-9\]\{5\}")
+_POD_NAME = re.compile(r"(?P<track>.+)-[a-z0-9]{5}")
+_VARIABLE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
+_TRACK_VARIABLES = frozenset({"namespace", "pods", "deployment"})
+Track = tuple[str, str]
+"""(namespace, ``<deployment>-<hash>``), or ("", deployment) for templates that select by application name."""
+TimeKey = tuple[float, ...]
+"""(at,) for an instant query, (start, end, step) for a range query."""
+
+
+def template_queries() -> list[str]:
+    """Every builtin template expression with placeholders, in a stable order, duplicates removed."""
+    return list(dict.fromkeys(q for group in _template_groups() for q in group))
+
+
+def _template_groups() -> list[tuple[str, ...]]:
+    """The expressions of each builtin template (fetched together), then the lookups that stand alone."""
+    groups: list[tuple[str, ...]] = []
+    for template in BUILTIN.values():
+        values = (getattr(template, item.name) for item in dataclasses.fields(template))
+        groups.append(tuple(dict.fromkeys(v for v in values if isinstance(v, str) and "{{" in v)))
+    return [*groups, (TRAFFIC_PROBE,), (PYTHON_VERSION_QUERY,), (PROCESS_START_QUERY,)]
+
+
+# ---- leaves and families: template expressions parsed and regrouped once -------------------------
+@dataclass(frozen=True)
+class Leaf:
+    """A part Prometheus evaluates, regrouped for many tracks (``{{ gl_* }}`` still to fill in)."""
+
+    text: str
+    variables: tuple[str, ...]
+    aggregated: bool
+    keeps_namespace: bool
+    by_app: bool
+    range_vector: bool
+
+
+@dataclass(frozen=True)
+class Family:
+    """A template expression that can be batched: how to recognise it, its leaves, and what is evaluated here."""
+
+    template: str
+    pattern: re.Pattern[str]
+    tree: ast.Node
+    nodes: tuple[ast.Node, ...]
+    leaves: tuple[Leaf, ...]
+    siblings: tuple[Leaf, ...] = ()
+    """Leaves of the other expressions of the same template, fetched in the same query when they can be."""
+
+    @property
+    def by_app(self) -> bool:
+        return self.leaves[0].by_app
+
+    @property
+    def vector(self) -> bool:
+        """Whether ``vector()`` is evaluated client-side (it needs the evaluation timestamps)."""
+        return any(isinstance(n, ast.Call) and n.name == "vector" for n in ast.walk(self.tree))
+
+
+def family_of(template: str) -> Family | None:
+    """The family of a template expression, or None when it cannot be batched (it is then sent as is)."""
+    by_app = _APP_SELECTOR in template and _TRACK_SELECTOR not in template
+    if not by_app and _TRACK_SELECTOR not in template:
+        return None
+    try:
+        tree = ast.parse(template)
+        nodes = tuple(ast.leaves(tree))
+        leaves = tuple(_regroup(node, by_app) for node in nodes)
+    except ast.Unsupported:
+        return None
+    if not leaves or (len(leaves) > 1 and any(leaf.range_vector for leaf in leaves)):
+        return None  # a range vector cannot be combined with others in one query
+    return Family(template, _pattern(template), tree, nodes, leaves)
+
+
+def families() -> list[Family]:
+    """Every batchable template expression, each knowing its template's other leaves."""
+    out: list[Family] = []
+    for group in _template_groups():
+        members = [f for f in (family_of(t) for t in group) if f is not None]
+        pool = tuple(dict.fromkeys(leaf for f in members for leaf in f.leaves))
+        out += [dataclasses.replace(f, siblings=tuple(x for x in pool if x not in f.leaves)) for f in members]
+    unique: dict[str, Family] = {}
+    for family in out:
+        unique.setdefault(family.template, family)
+    return list(unique.values())
+
+
+def _regroup(leaf: ast.Node, by_app: bool) -> Leaf:
+    """The leaf for many tracks: selector widened, aggregations grouped by (namespace, greenlane_track)."""
+    selectors = [n for n in ast.walk(leaf) if isinstance(n, ast.Selector) and _selects_track(n)]
+    if len(selectors) != 1:
+        raise ast.Unsupported("one track selector per leaf")
+    aggregations = [n for n in ast.walk(leaf) if isinstance(n, ast.Aggregation)]
+    if by_app and aggregations:
+        raise ast.Unsupported("aggregations over application_name")
+
+    def group(node: ast.Node) -> ast.Node | None:
+        if isinstance(node, ast.Selector) and _selects_track(node):
+            return _grouped_selector(node)
+        if not isinstance(node, ast.Aggregation):
+            return None
+        inner = ast.transform(node.arg, group)
+        if not any(isinstance(n, ast.Aggregation) for n in ast.walk(node.arg)):
+            inner = ast.Call(
+                "label_replace",
+                (inner, ast.Str(TRACK_LABEL), ast.Str("$1"), ast.Str("pod"), ast.Str(f"(.+){POD_SUFFIX}")),
+            )
+        labels = tuple(dict.fromkeys([*(node.by or ()), "namespace", TRACK_LABEL]))
+        return ast.Aggregation(node.op, labels, inner)
+
+    text = ast.render(ast.transform(leaf, group))
+    return Leaf(
+        text=text,
+        variables=tuple(sorted(set(_VARIABLE.findall(text)) - {"gl_namespaces", "gl_tracks", "gl_apps"})),
+        aggregated=bool(aggregations),
+        keeps_namespace=any("namespace" in (a.by or ()) for a in aggregations),
+        by_app=by_app,
+        range_vector=isinstance(leaf, ast.Selector) and leaf.range is not None,
+    )
+
+
+def _selects_track(node: ast.Selector) -> bool:
+    return node.matchers is not None and (_TRACK_SELECTOR in node.matchers or _APP_SELECTOR in node.matchers)
+
+
+def _grouped_selector(node: ast.Selector) -> ast.Selector:
+    assert node.matchers is not None
+    matchers = node.matchers.replace(
+        _TRACK_SELECTOR, f'namespace=~"{{{{ gl_namespaces }}}}",pod=~"(?:{{{{ gl_tracks }}}}){POD_SUFFIX}"'
+    ).replace(_APP_SELECTOR, 'application_name=~"{{ gl_apps }}"')
+    return dataclasses.replace(node, matchers=matchers)
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regex matching the template rendered with any values, capturing each variable (repeats must agree)."""
+    out, seen, at = [], set(), 0
+    for match in _VARIABLE.finditer(template):
+        out.append(re.escape(template[at : match.start()]))
+        name = match.group(1)
+        out.append(f"(?P={name})" if name in seen else f"(?P<{name}>.*?)")
+        seen.add(name)
+        at = match.end()
+    out.append(re.escape(template[at:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+# ---- rounds -------------------------------------------------------------------------------------
+LeafKey = tuple[Leaf, tuple[tuple[str, str], ...]]
+"""A leaf with its non-track variables filled in: what one part of a grouped query answers."""
+
+
+def _leaf_key(leaf: Leaf, variables: Mapping[str, str]) -> LeafKey | None:
+    if any(v not in variables for v in leaf.variables):
+        return None
+    return leaf, tuple((v, variables[v]) for v in leaf.variables)
+
+
+@dataclass(frozen=True)
+class _Seen:
+    last: float
+    period: float = 0.0
+    """Seconds between the track's last two evaluations (its interval, as seen from here)."""
+
+
+def _seen(previous: _Seen | None, now: float) -> _Seen:
+    """A track asked again: queries of one evaluation (a second apart at most) keep its period."""
+    if previous is None:
+        return _Seen(now)
+    gap = now - previous.last
+    return _Seen(now, gap if gap > 1.0 else previous.period)
+
+
+@dataclass
+class _Fetch:
+    parts: tuple[LeafKey, ...]
+    tracks: frozenset[Track]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: Exception | None = None
+
+    def covers(self, keys: Iterable[LeafKey], track: Track) -> bool:
+        return track in self.tracks and all(k in self.parts for k in keys)
+
+
+@dataclass
+class _Round:
+    """One evaluation instant: what each part answered per track, and the queries still running."""
+
+    data: dict[LeafKey, dict[Track, list[Series]]] = field(default_factory=dict)
+    covered: dict[LeafKey, set[Track]] = field(default_factory=dict)
+    pending: list[_Fetch] = field(default_factory=list)
+
+    def has(self, keys: Iterable[LeafKey], track: Track) -> bool:
+        return all(track in self.covered.get(k, ()) for k in keys)
+
+
+@dataclass
+class BatchStats:
+    grouped: int = 0
+    """Grouped queries sent (first query of a round, and top-ups for tracks new in that round)."""
+    topups: int = 0
+    passthrough: int = 0
+    """Queries sent as they came: custom queries, unparseable templates, pod regexes without a hash."""
+    fallbacks: int = 0
+    """Grouped queries Prometheus rejected, answered per track instead."""
+    answered: int = 0
+    """Per-track queries answered from a grouped answer."""
+
+
+class Through:
+    """A MetricSource for one caller: queries join the shared batch, and are sent through ``source``."""
+
+    def __init__(self, batch: BatchingSource, source: MetricSource) -> None:
+        self.batch, self.source = batch, source
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        return self.batch.query(query, (at,), lambda q: self.source.instant(q, at))
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return self.batch.query(query, (start, end, step), lambda q: self.source.range(q, start, end, step))
+
+
+class BatchingSource:
+    """A MetricSource answering per-track template queries from grouped ones; see the module docstring.
+
+    ``inner`` sends the queries; without one, callers go :meth:`through` their own source (the operator's
+    pooled sessions: one per namespace and configuration, all sharing the batch of their endpoint).
+    """
+
+    def __init__(
+        self,
+        inner: MetricSource | None,
+        *,
+        concurrency: int = 4,
+        deadline: float = 30.0,
+        ttl: float = 60.0,
+        rounds_kept: int = 4,
+        monotonic: Callable[[], float] = time.monotonic,
+        on_query: Callable[[str], None] = lambda kind: None,
+    ) -> None:
+        self.inner = inner
+        self.stats = BatchStats()
+        self._families = families()
+        self._interest: dict[LeafKey, dict[Track, _Seen]] = {}
+        self._rounds: OrderedDict[TimeKey, _Round] = OrderedDict()
+        self._rejected: set[LeafKey] = set()
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
+        self._monotonic, self._on_query = monotonic, on_query
+
+    @property
+    def families(self) -> list[Family]:
+        return list(self._families)
+
+    def close(self) -> None:
+        closer = getattr(self.inner, "close", None)
+        if callable(closer):
+            closer()
+
+    def through(self, source: MetricSource) -> Through:
+        return Through(self, source)
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        return self.through(self._inner()).instant(query, at)
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return self.through(self._inner()).range(query, start, end, step)
+
+    def _inner(self) -> MetricSource:
+        if self.inner is None:
+            raise TypeError("this BatchingSource has no source of its own: query it through() one")
+        return self.inner
+
+    def query(self, query: str, when: TimeKey, send: Callable[[str], list[Series]]) -> list[Series]:
+        """Answer ``query`` at ``when`` ((at,) or (start, end, step)); ``send`` asks the real source."""
+        recognised = self._recognise(query)
+        if recognised is None:
+            return self._passthrough(query, send)
+        family, variables, track = recognised
+        keys = [_leaf_key(leaf, variables) for leaf in family.leaves]
+        needed = [k for k in keys if k is not None]
+        if len(needed) != len(keys) or (len(when) > 1 and family.vector) or any(k in self._rejected for k in needed):
+            return self._passthrough(query, send)  # vector() over a range needs the server's own step grid
+        extra = [k for k in (_leaf_key(leaf, variables) for leaf in family.siblings) if k is not None]
+        data = self._data(needed, extra, track, when, send)
+        if data is None:  # the grouped query was rejected: ask as the caller did, for the exact error
+            self.stats.fallbacks += 1
+            if not set(needed) <= self._rejected:
+                log.warning("Prometheus rejected a grouped query; sending this template per track", query=query[:200])
+            self._rejected.update(needed)
+            return self._passthrough(query, send)
+        self.stats.answered += 1
+        values = {id(node): data[k] for node, k in zip(family.nodes, needed, strict=True)}
+        return ast.evaluate(family.tree, values, _times(when))
+
+    def _passthrough(self, query: str, send: Callable[[str], list[Series]]) -> list[Series]:
+        self.stats.passthrough += 1
+        self._on_query("passthrough")
+        return send(query)
+
+    def _recognise(self, query: str) -> tuple[Family, dict[str, str], Track] | None:
+        for family in self._families:
+            match = family.pattern.fullmatch(query)
+            if match is None:
+                continue
+            variables = match.groupdict()
+            track = _track(variables, family.by_app)
+            return None if track is None else (family, variables, track)
+        return None
+
+    # ---- one round -----------------------------------------------------------------------------
+    def _data(
+        self,
+        needed: list[LeafKey],
+        extra: list[LeafKey],
+        track: Track,
+        when: TimeKey,
+        send: Callable[[str], list[Series]],
+    ) -> dict[LeafKey, list[Series]] | None:
+        now = self._monotonic()
+        combinable = not any(k[0].range_vector for k in needed) and not any(k in self._rejected for k in extra)
+        parts = tuple(dict.fromkeys(needed + (extra if combinable else [])))
+        with self._lock:
+            for key in parts:
+                tracks = self._interest.setdefault(key, {})
+                tracks[track] = _seen(tracks.get(track), now)
+            rnd = self._round(when, now)
+            fetch, owner = self._fetch_for(rnd, needed, parts, track)
+        if owner:
+            assert fetch is not None
+            self._run(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in parts))
+        elif fetch is not None and not fetch.done.wait(self._deadline):
+            raise SourceUnavailable(f"the grouped query did not answer within the round deadline ({self._deadline:g}s)")
+        if fetch is not None and isinstance(fetch.error, QueryRejected):
+            return None
+        if fetch is not None and fetch.error is not None:
+            error = fetch.error
+            raise error if isinstance(error, SourceUnavailable) else SourceUnavailable(str(error))
+        with self._lock:
+            return {k: rnd.data.get(k, {}).get(track, []) for k in needed}
+
+    def _fetch_for(
+        self, rnd: _Round, needed: list[LeafKey], parts: tuple[LeafKey, ...], track: Track
+    ) -> tuple[_Fetch | None, bool]:
+        """The query that answers ``track`` (None: already answered), and whether this caller must send it."""
+        if rnd.has(needed, track):
+            return None, False
+        for fetch in rnd.pending:
+            if fetch.covers(needed, track):
+                return fetch, False
+        tracks = {t for k in parts for t in self._interest.get(k, {})}
+        done = {t for t in tracks if rnd.has(parts, t)}
+        waiting = {t for f in rnd.pending if set(parts) <= set(f.parts) for t in f.tracks}
+        fetch = _Fetch(parts, frozenset((tracks - done - waiting) | {track}))
+        rnd.pending.append(fetch)
+        return fetch, True
+
+    def _round(self, when: TimeKey, now: float) -> _Round:
+        rnd = self._rounds.get(when)
+        if rnd is None:
+            rnd = self._rounds[when] = _Round()
+            while len(self._rounds) > self._rounds_kept:
+                self._rounds.popitem(last=False)
+            for key, tracks in list(self._interest.items()):
+                for stale in [t for t, seen in tracks.items() if now - seen.last > max(self._ttl, 3 * seen.period)]:
+                    del tracks[stale]
+                if not tracks:
+                    del self._interest[key]
+        return rnd
+
+    def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], *, topup: bool) -> None:
+        try:
+            query = _render(fetch.parts, fetch.tracks)
+            with self._slots:
+                self.stats.grouped += 1
+                self.stats.topups += topup
+                self._on_query("topup" if topup else "grouped")
+                answer = send(query)
+            split = _split(fetch.parts, answer, fetch.tracks)
+            with self._lock:
+                for key, per_track in split.items():
+                    rnd.data.setdefault(key, {}).update(per_track)
+                    rnd.covered.setdefault(key, set()).update(fetch.tracks)
+        except Exception as exc:  # handed to every caller waiting on this fetch
+            fetch.error = exc
+        finally:
+            with self._lock:
+                if fetch in rnd.pending:
+                    rnd.pending.remove(fetch)
+            fetch.done.set()
+
+
+def _track(variables: Mapping[str, str], by_app: bool) -> Track | None:
+    if by_app:
+        deployment = variables.get("deployment", "")
+        return ("", deployment) if _DNS_LABEL.fullmatch(deployment) else None
+    exact = _EXACT_PODS.fullmatch(variables.get("pods", ""))
+    namespace = variables.get("namespace", "")
+    if exact is None or not _DNS_LABEL.fullmatch(namespace):
+        return None  # no template hash: a track's pods cannot be told apart by name, ask as is
+    return namespace, exact.group("track")
+
+
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
+
+
+def _render(parts: tuple[LeafKey, ...], tracks: Iterable[Track]) -> str:
+    """One query for ``parts`` over ``tracks``; several parts are tagged with their index and joined by ``or``."""
+    chosen = sorted(tracks)
+    union = {
+        "gl_namespaces": "|".join(sorted({ns for ns, _ in chosen})),
+        "gl_tracks": "|".join(sorted({t for _, t in chosen})),
+        "gl_apps": "|".join(sorted({t for _, t in chosen})),
+    }
+    texts = []
+    for leaf, variables in parts:
+        values = {**dict(variables), **union}
+        texts.append(_VARIABLE.sub(lambda m, values=values: values[m.group(1)], leaf.text))  # type: ignore[misc]
+    if len(texts) == 1:
+        return texts[0]
+    return " or ".join(f'label_replace({t}, "{PART_LABEL}", "{i}", "", "")' for i, t in enumerate(texts))
+
+
+def _split(
+    parts: tuple[LeafKey, ...], answer: list[Series], tracks: frozenset[Track]
+) -> dict[LeafKey, dict[Track, list[Series]]]:
+    """The grouped answer per part and track, labels as the track's own query would have returned them."""
+    out: dict[LeafKey, dict[Track, list[Series]]] = {k: {t: [] for t in tracks} for k in parts}
+    for series in answer:
+        labels = dict(series.labels)
+        index = 0 if len(parts) == 1 else int(labels.pop(PART_LABEL, "0"))
+        key = parts[index]
+        leaf = key[0]
+        track = _series_track(leaf, labels)
+        if track not in tracks:
+            continue
+        if leaf.aggregated:
+            labels.pop(TRACK_LABEL, None)
+            if not leaf.keeps_namespace:
+                labels.pop("namespace", None)
+        out[key][track].append(Series(labels, series.points))
+    return out
+
+
+def _series_track(leaf: Leaf, labels: Mapping[str, str]) -> Track | None:
+    if leaf.by_app:
+        return "", labels.get("application_name", "")
+    if leaf.aggregated:
+        return labels.get("namespace", ""), labels.get(TRACK_LABEL, "")
+    pod = _POD_NAME.fullmatch(labels.get("pod", ""))
+    return (labels.get("namespace", ""), pod.group("track")) if pod else None
+
+
+def _times(when: TimeKey) -> ast.Times:
+    """The evaluation timestamp of an instant query as Prometheus reports it (milliseconds); none for a range,
+    whose families never need one (see ``Family.vector``)."""
+    return (round(when[0] * 1000) / 1000,) if len(when) == 1 else ()

@@ -1,0 +1,236 @@
+"""Batched Prometheus against the real, backfilled one: the same CheckResults as unbatched, in far fewer queries.
+
+Every scenario of issue 4 lives in its own namespace of one Prometheus; evaluating all of them through one
+``BatchingSource`` at the same instant is one evaluation round of a fleet. The judge must receive exactly
+what it receives unbatched (CheckResults compared field by field, floats bit for bit), while the queries
+sent grow with the templates in use, not with the number of rollouts.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import pytest
+
+from controller.analysis import PrometheusSource, default_pods_regex, evaluate, latest_pod_start, python_versions
+from controller.analysis.batch import BatchingSource, family_of, template_queries
+from controller.analysis.source import QueryRejected, Series, SourceUnavailable
+from controller.core.results import CheckResult
+from controller.model.resource import BlueGreenRollout
+from tests.analysis.scenarios import SCENARIOS, manifest
+from tests.analysis.traces import ANCHOR, Scenario
+
+pytestmark = pytest.mark.prometheus
+CHECKS: list[dict[str, Any]] = [
+    {"name": "p99-latency", "template": "latency", "quantile": 0.99, "maxRatioToBlue": 1.10, "minRequests": 100},
+    {"name": "p50-latency", "template": "latency", "quantile": 0.5, "maxRatioToBlue": 1.10, "window": "10m"},
+    {"name": "errors", "template": "error-rate", "max": 0.01, "minRequests": 200},
+    {"name": "memory", "template": "memory", "maxRatioToBlue": 1.30, "maxSlopeOverBlue": "20Mi/h"},
+    {"name": "rss", "template": "memory", "source": "process", "maxRatioToBlue": 1.30},
+    {"name": "db-connections", "template": "db-connections", "max": 80, "maxSlopeOverBlue": "20/h"},
+    {"name": "python", "template": "python-version"},
+    {"name": "restarts", "query": 'sum(gunicorn_worker_restarts_total{namespace="{{ namespace }}"})', "max": 1},
+]
+
+
+class Counting:
+    """A MetricSource that counts what reaches Prometheus."""
+
+    def __init__(self, inner: PrometheusSource) -> None:
+        self.inner = inner
+        self.queries: list[str] = []
+        self._lock = threading.Lock()
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        with self._lock:
+            self.queries.append(query)
+        return self.inner.instant(query, at)
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        with self._lock:
+            self.queries.append(query)
+        return self.inner.range(query, start, end, step)
+
+
+@pytest.fixture
+def counting(source: PrometheusSource) -> Iterator[Counting]:
+    yield Counting(source)
+
+
+def judge(source: Any, scenario: Scenario, at: float, weight: int | None = 25) -> list[CheckResult]:
+    spec = BlueGreenRollout.model_validate(manifest(scenario, CHECKS)).spec
+    return evaluate(
+        spec,
+        source,
+        namespace=scenario.namespace,
+        at=at,
+        blue_pods=default_pods_regex(scenario.blue.deployment, scenario.blue.hash),
+        green_pods=default_pods_regex(scenario.green.deployment, scenario.green.hash),
+        green_weight=weight,
+    )
+
+
+def exactly(results: list[CheckResult]) -> list[dict[str, Any]]:
+    """Field by field, floats by their bits (``repr`` round-trips; NaN compares equal to itself)."""
+    return [{k: repr(v) if isinstance(v, float) else v for k, v in asdict(r).items()} for r in results]
+
+
+@pytest.mark.parametrize("at", [ANCHOR, ANCHOR - 600.0, ANCHOR - 2700.0])
+def test_batched_and_unbatched_give_identical_check_results(source: PrometheusSource, at: float) -> None:
+    unbatched = {s.namespace: judge(source, s, at) for s in SCENARIOS}
+    unbatched_missing = {s.namespace: judge(source, s, at, weight=None) for s in SCENARIOS}
+    counting = Counting(source)
+    batched_source = BatchingSource(counting)
+    batched = {s.namespace: judge(batched_source, s, at) for s in SCENARIOS}
+    batched_missing = {s.namespace: judge(batched_source, s, at, weight=None) for s in SCENARIOS}
+    for namespace, expected in unbatched.items():
+        assert exactly(batched[namespace]) == exactly(expected), namespace
+        assert exactly(batched_missing[namespace]) == exactly(unbatched_missing[namespace]), namespace
+    verdicts = Counter(r.verdict for both in (unbatched, unbatched_missing) for rs in both.values() for r in rs)
+    assert verdicts["Fail"] and verdicts["Pass"] and verdicts["Inconclusive"], "the comparison must cover each verdict"
+
+
+def test_queries_per_round_grow_with_templates_not_rollouts(source: PrometheusSource) -> None:
+    """Round 1 sends a query per template the first time a track appears (top-ups); round 2, fully known, not."""
+    counting = Counting(source)
+    batched = BatchingSource(counting)
+    for s in SCENARIOS:
+        judge(batched, s, ANCHOR)
+    counting.queries.clear()
+    for s in SCENARIOS:
+        judge(batched, s, ANCHOR + 30.0)
+    custom = [q for q in counting.queries if "gunicorn_worker_restarts_total" in q]
+    grouped = [q for q in counting.queries if q not in custom]
+    templates = {(c.get("template"), c.get("source"), c.get("window"), c.get("quantile")) for c in CHECKS[:-1]}
+    # Custom queries are sent as written, once per track asked (green, and blue when green has a value to show
+    # beside it): never grouped across rollouts.
+    assert len(SCENARIOS) <= len(custom) <= 2 * len(SCENARIOS), custom
+    assert all("greenlane_track" not in q and "=~" not in q for q in custom), custom
+    assert {q.split('namespace="')[1].split('"')[0] for q in custom} == {s.namespace for s in SCENARIOS}
+    gauges = {k for k in templates if k[0] in ("memory", "db-connections")}  # + a long window for their noise
+    assert 0 < len(grouped) <= len(templates) + len(gauges), "\n".join(
+        re.sub(r'"[^"]{40,}"', '"…"', q) for q in grouped
+    )
+    assert all("greenlane_track" in q or '=~"(?:' in q or "application_name=~" in q for q in grouped), grouped
+    unbatched = Counting(source)
+    for s in SCENARIOS:
+        judge(unbatched, s, ANCHOR + 30.0)
+    assert len(counting.queries) * 3 < len(unbatched.queries), (len(counting.queries), len(unbatched.queries))
+
+
+def test_pod_lookups_are_batched_and_identical(source: PrometheusSource) -> None:
+    batched = BatchingSource(Counting(source))
+    for s in SCENARIOS:
+        for track in (s.blue, s.green):
+            pods = default_pods_regex(track.deployment, track.hash)
+            assert python_versions(batched, s.namespace, pods, ANCHOR) == python_versions(
+                source, s.namespace, pods, ANCHOR
+            )
+            assert latest_pod_start(batched, s.namespace, pods, ANCHOR) == latest_pod_start(
+                source, s.namespace, pods, ANCHOR
+            )
+    assert batched.stats.passthrough == 0 and batched.stats.answered == 4 * len(SCENARIOS)
+
+
+def test_every_builtin_template_is_batched() -> None:
+    unbatched = [t for t in template_queries() if family_of(t) is None]
+    assert unbatched == [], "templates sent per track (the batch parser cannot regroup them)"
+
+
+def test_pod_regexes_without_a_hash_and_custom_queries_pass_through(source: PrometheusSource) -> None:
+    counting = Counting(source)
+    batched = BatchingSource(counting)
+    scenario = SCENARIOS[0]
+    spec = BlueGreenRollout.model_validate(manifest(scenario, CHECKS)).spec
+    evaluate(spec, batched, namespace=scenario.namespace, at=ANCHOR, green_weight=25)
+    grouped = [q for q in counting.queries if '=~"' in q and "application_name=~" in q]
+    assert all("application_name" in q for q in grouped), "only db-connections selects by name, not by pod"
+    assert batched.stats.passthrough == len(counting.queries) - len(grouped) > 0
+
+
+class Rejecting:
+    """Prometheus that refuses grouped queries (a proxy with a query allowlist, say) but answers the rest."""
+
+    def __init__(self, inner: PrometheusSource) -> None:
+        self.inner = inner
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        if "greenlane_track" in query or "(?:" in query:
+            raise QueryRejected(query, 400, "bad_data", "grouping not allowed here")
+        return self.inner.instant(query, at)
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        return self.inner.range(query, start, end, step)
+
+
+def test_a_rejected_grouped_query_falls_back_to_the_tracks_own(source: PrometheusSource) -> None:
+    batched = BatchingSource(Rejecting(source))
+    scenario = SCENARIOS[0]
+    assert exactly(judge(batched, scenario, ANCHOR)) == exactly(judge(source, scenario, ANCHOR))
+    assert batched.stats.fallbacks > 0
+
+
+class Down:
+    def instant(self, query: str, at: float) -> list[Series]:
+        raise SourceUnavailable("http://prometheus: cannot connect")
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        raise SourceUnavailable("http://prometheus: cannot connect")
+
+
+def test_an_outage_is_an_outage_for_every_track() -> None:
+    batched = BatchingSource(Down())
+    results = judge(batched, SCENARIOS[0], ANCHOR)
+    assert results and all(r.verdict == "Inconclusive" and r.outage for r in results)
+
+
+def test_long_queries_are_posted_and_answer_the_same(source: PrometheusSource) -> None:
+    """Batched queries name many tracks: past a URL's comfortable length they go as a form body."""
+    from controller.analysis.prometheus import LONG_QUERY
+
+    short = 'sum(increase(http_requests_total{namespace="shop"}[5m]))'
+    long = short + " + 0" * (LONG_QUERY // 4 + 10)
+    assert len(long) > LONG_QUERY
+    assert source.instant(long, ANCHOR) == source.instant(short, ANCHOR)
+    assert source.range(long, ANCHOR - 600, ANCHOR, 60) == source.range(short, ANCHOR - 600, ANCHOR, 60)
+
+
+class Recording:
+    """Answers nothing, remembers every query: which tracks each grouped query names."""
+
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def instant(self, query: str, at: float) -> list[Series]:
+        self.queries.append(query)
+        return []
+
+    def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
+        self.queries.append(query)
+        return []
+
+
+def test_tracks_that_stop_asking_leave_the_grouped_queries() -> None:
+    """Tracks of deleted or finished rollouts drop out after three of their own intervals (one minute at least)."""
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0])
+
+    def ask(track: str, at: float) -> None:
+        batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
+
+    for t in (0.0, 30.0, 60.0):
+        now[0] = t
+        ask("alive-1a2b3c", t)
+        if t < 60.0:
+            ask("gone-4d5e6f", t)  # its rollout was deleted after t=30
+    assert "gone-4d5e6f" in inner.queries[-1], "still within three of its intervals"
+    for t in (90.0, 120.0, 150.0, 180.0):
+        now[0] = t
+        ask("alive-1a2b3c", t)
+    assert "gone-4d5e6f" not in inner.queries[-1] and "alive-1a2b3c" in inner.queries[-1]
