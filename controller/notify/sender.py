@@ -68,7 +68,9 @@ Poster = Callable[[str, Json, float], int]
 def http_post(session: requests.Session) -> Poster:
     def post(url: str, payload: Json, timeout: float) -> int:
         try:
-            response = session.post(url, json=payload, timeout=timeout)
+            # Never follow a redirect: the URL is a tenant's, and a 3xx would point the operator's POST (and any
+            # token in the path) at a host nobody chose.
+            response = session.post(url, json=payload, timeout=timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise TransientSendError(type(exc).__name__) from exc
         if response.status_code == 429 or response.status_code >= 500:

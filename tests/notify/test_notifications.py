@@ -4,6 +4,7 @@ Flagger-style webhook would, with the numbers; a slow or failing receiver never 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -40,10 +41,15 @@ class Receiver:
     paths: list[str] = field(default_factory=list)
     url: str = ""
     hits: int = 0
+    location: str = ""
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
+    yield from receiver_fixture()
+
+
+def receiver_fixture() -> Iterator[Receiver]:
     state = Receiver()
     lock = threading.Lock()
 
@@ -59,6 +65,8 @@ def receiver() -> Iterator[Receiver]:
                     state.bodies.append(body)
                     state.paths.append(self.path)
             self.send_response(code)
+            if state.location:
+                self.send_header("Location", state.location)
             self.end_headers()
             self.wfile.write(b"ok")
 
@@ -193,6 +201,22 @@ def test_a_dead_receiver_is_given_up_after_the_attempts(receiver: Receiver) -> N
     assert sender.flush(30)
     sender.close()
     assert receiver.hits == 3 and results == ["failed"]
+
+
+def test_a_redirect_is_not_followed(receiver: Receiver) -> None:
+    """A tenant's webhook answering 307 to an internal address: the operator does not POST there."""
+    with contextlib.ExitStack() as stack:
+        elsewhere = stack.enter_context(contextlib.contextmanager(receiver_fixture)())
+        receiver.answers, receiver.location = [307], f"{elsewhere.url}/internal"
+        results: list[str] = []
+        sender = Notifier(
+            [Sink("webhook", receiver.url, "info")], clock=ManualClock(T0), on_result=lambda s, r: results.append(r)
+        )
+        sender.publish(RolloutRef("shop", "checkout"), "RolledBack", "Warning", "back", rolled_back(), spec())
+        assert sender.flush(30)
+        sender.close()
+        assert receiver.hits == 1 and elsewhere.hits == 0, "the redirect was followed"
+        assert results == ["failed"], results
 
 
 def test_publish_never_waits_for_a_hung_receiver() -> None:
