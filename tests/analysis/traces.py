@@ -62,7 +62,8 @@ class Scenario:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw (normal approximation above 30, Knuth below): request counts per scrape interval."""
     if lam <= 0:
         return 0
     if lam > 30:
@@ -123,13 +124,13 @@ def _http(w: Writer, rng: random.Random, ns: str, track: Track, pod: str) -> Non
         dt = SCRAPE if prev is None else t - prev
         prev = t
         for i, p in enumerate(probs):
-            counts[i] += _poisson(rng, track.rps * dt * p)
+            counts[i] += poisson(rng, track.rps * dt * p)
         n = sum(counts)
         total_sum = n * track.p99 / 2.2
         spiking = track.spike[1] > 0 and t >= ANCHOR - track.spike[0]
         ratio = track.spike[1] if spiking else track.error_ratio
         new = n - ok - err
-        e = _poisson(rng, new * ratio)
+        e = poisson(rng, new * ratio)
         err, ok = err + min(e, new), ok + new - min(e, new)
         cum = 0
         for le, c in zip([*BUCKETS, math.inf], counts, strict=True):

@@ -23,6 +23,8 @@ from pathlib import Path
 from statistics import NormalDist
 from typing import IO
 
+from tests.analysis.traces import poisson
+
 START = 1_700_000_000.0
 """Green first takes traffic here (the walker verifies step 1's weight at this instant)."""
 SCRAPE = 30.0
@@ -89,19 +91,6 @@ def bucket_shares(p99: float, tail: tuple[float, float] = (0.0, 0.0)) -> list[fl
     return [b - a for a, b in zip([0.0, *cum[:-1]], cum, strict=True)]
 
 
-def _poisson(rng: random.Random, lam: float) -> int:
-    if lam <= 0:
-        return 0
-    if lam > 30:
-        return max(0, round(rng.gauss(lam, math.sqrt(lam))))
-    limit, k, p = math.exp(-lam), 0, 1.0
-    while True:
-        p *= rng.random()
-        if p <= limit:
-            return k
-        k += 1
-
-
 def _scrapes(rng: random.Random, start: float, end: float) -> Iterator[float]:
     t = start + rng.uniform(0, SCRAPE)
     while t < end:
@@ -150,10 +139,10 @@ def _traffic(w: Families, rng: random.Random, r: Rollout, track: str, step: int)
         prev = t
         new = 0
         for i, share in enumerate(shares):
-            c = _poisson(rng, rate * dt * share)
+            c = poisson(rng, rate * dt * share)
             counts[i] += c
             new += c
-        e = min(_poisson(rng, new * fault.error_ratio), new)
+        e = min(poisson(rng, new * fault.error_ratio), new)
         err, ok = err + e, ok + new - e
         cum = 0
         for le, c in zip([*BUCKETS, math.inf], counts, strict=True):
