@@ -42,8 +42,32 @@ STEP_EVIDENCE_MAX = 4 * 3600.0
 """A step's traffic evidence reaches back at most this far."""
 
 
+SHARED_SPANS_PER_DOUBLING = 3
+"""Evidence windows other than a check's own ``window`` are cut to one of a fixed set of spans, three per
+doubling (..., 12 s, 16 s, 20 s, 25 s, 32 s, 40 s, 50 s, 64 s, ...): at most a fifth of the evidence is left
+out, and a fleet's rollouts, whose steps began at different moments, ask Prometheus for a few dozen distinct
+windows rather than one each, so the operator's batched queries (``analysis/batch.py``) still serve them."""
+
+
 def min_level_span(window: float) -> float:
     return min(MIN_LEVEL_SPAN, window / 4)
+
+
+def shared_span(span: float) -> float:
+    """The longest span of the fixed set (``SHARED_SPANS_PER_DOUBLING``) that is not longer than ``span``."""
+    if not math.isfinite(span) or span < 1:
+        return span
+    k = math.floor(math.log2(span) * SHARED_SPANS_PER_DOUBLING + 1e-9)
+    return float(max(1, math.floor(2 ** (k / SHARED_SPANS_PER_DOUBLING) + 1e-9)))
+
+
+def _shared_start(at: float, start: float, window: float, needed: float) -> float:
+    """``start`` moved forward onto a shared span, unless it is the check's own window (shared already) or
+    sharing would leave less than the check ``needed``."""
+    span = at - start
+    if span == window or not math.isfinite(span) or span < needed:
+        return start
+    return at - max(shared_span(span), needed)
 
 
 @dataclass(frozen=True)
@@ -172,8 +196,15 @@ def evidence_starts(plan: Plan, judging: Judging, at: float) -> list[float]:
     Gauges judge their ``window``. Traffic checks judge two: all requests since the step's weight was
     verified (up to ``STEP_EVIDENCE_MAX``), so that a low-traffic step accumulates enough for a verdict,
     and the recent ``window``, so that a regression that starts mid-step is not diluted by the step's
-    healthy past. They coincide while the step is younger than the window.
+    healthy past. They coincide while the step is younger than the window. A start other than ``at - window``
+    is moved onto a shared span (``shared_span``), so that a fleet's evaluations can share queries.
     """
+    needed = _needed(plan)
+    return sorted({_shared_start(at, start, plan.window, needed) for start in _data_starts(plan, judging, at)})
+
+
+def _data_starts(plan: Plan, judging: Judging, at: float) -> list[float]:
+    """The windows' starts as the data allows, before sharing (what the waiting message tells)."""
     floor = judging.warmup_until if judging.warmup_until is not None else -math.inf
     recent = max(at - plan.window, floor)
     if not plan.traffic or judging.step_started is None:
@@ -183,11 +214,14 @@ def evidence_starts(plan: Plan, judging: Judging, at: float) -> list[float]:
     return [step, recent] if recent - step >= min_level_span(plan.window) else [step]
 
 
+def _needed(plan: Plan) -> float:
+    return min_trend_span(plan.window) if plan.needs_slope else min_level_span(plan.window)
+
+
 def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
     name = plan.check.name
-    starts = evidence_starts(plan, ctx.judging, ctx.at)
-    span = ctx.at - starts[0]
-    needed = min_trend_span(plan.window) if plan.needs_slope else min_level_span(plan.window)
+    span = ctx.at - _data_starts(plan, ctx.judging, ctx.at)[0]
+    needed = _needed(plan)
     if span < needed:
         where = "at this weight " if plan.traffic and ctx.judging.step_started is not None else ""
         return CheckResult(
@@ -195,6 +229,7 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
             INCONCLUSIVE,
             f"{name}: only {max(span, 0):.0f}s of green data {where}after warm-up, need {needed:.0f}s; waiting",
         )
+    starts = evidence_starts(plan, ctx.judging, ctx.at)
     noise = noise_model(plan, ctx.source, ctx.blue, ctx.at) if plan.template and plan.template.raw else None
     alphas = _alphas(plan.check, ctx, len(starts))
     judged = [_judge_window(plan, ctx, start, noise, alphas) for start in starts]

@@ -3,8 +3,9 @@
 Only as much PromQL as greenlane sends: the grouped queries of ``controller/analysis/batch.py`` (parts joined
 by ``or`` and tagged ``greenlane_part``, tracks selected by one pod regex and grouped by
 ``greenlane_track``), the per-track form of the same templates (custom queries, unbatched mode), and
-``time()``. Values are those of a healthy fleet: blue and green alike, enough requests, flat memory, the
-right Python on each track. ``POST /_bench/breach {"tracks": [...], "factor": 5}`` makes those tracks'
+``time()``. Values are those of a healthy fleet: blue and green alike, enough requests (latency as the
+default histogram buckets' counts of a log-normal), flat memory, the right Python on each track.
+``POST /_bench/breach {"tracks": [...], "factor": 5}`` makes those tracks'
 latency ``factor`` times blue's from then on; ``/_bench/stats`` reports queries by kind and, per breached
 track, when a failing value was first served.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import re
 import time
 from collections import Counter
@@ -39,6 +41,20 @@ _APPS = re.compile(r'application_name=~"([^"]*)"')
 _ONE_POD = re.compile(r'pod=~"([a-z0-9-]+)-\[a-z0-9\]\{5\}"')
 _INDEX = re.compile(r"app-(\d+)")
 _WINDOW = re.compile(r"\[(\d+)s\]")
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, math.inf)
+"""Prometheus client libraries' default histogram buckets."""
+SIGMA = 0.5
+"""Log-normal spread of request durations: p99 is about 3.2x the median."""
+
+
+def bucket_counts(p99: float, requests: float) -> list[tuple[str, float]]:
+    """Cumulative request counts per ``le`` of a log-normal whose 99th percentile is ``p99``."""
+    median = p99 / math.exp(2.326 * SIGMA)
+    out = []
+    for edge in BUCKETS:
+        share = 1.0 if math.isinf(edge) else 0.5 * (1 + math.erf(math.log(edge / median) / (SIGMA * math.sqrt(2))))
+        out.append(("+Inf" if math.isinf(edge) else repr(edge), float(round(requests * share))))
+    return out
 
 
 def namespace_of(track: str) -> str:
@@ -93,6 +109,8 @@ class Prom:
 
     def _series(self, part: str, track: str, group: dict[str, str], at: float) -> list[Json]:
         pods = [f"{track}-p{i:04d}" for i in range(PODS)]
+        if "http_request_duration_seconds_bucket" in part:
+            return [_vector({**group, "le": le}, n, at) for le, n in bucket_counts(self.latency(track, at), REQUESTS)]
         if "histogram_quantile" in part:
             return [_vector(group, self.latency(track, at), at)]
         if "http_request_duration_seconds_count" in part or ("http_requests_total" in part and "status=~" not in part):
@@ -129,6 +147,9 @@ class Prom:
             series = self._series(query, track, group, at)
             kind = "matrix" if any("values" in r for r in series) else "vector"
             return {"resultType": kind, "result": series}
+        if "http_request_duration_seconds_bucket" in query:
+            counts = bucket_counts(self.latency(track, at), REQUESTS)
+            return {"resultType": "vector", "result": [_vector({"le": le}, n, at) for le, n in counts]}
         if "histogram_quantile" in query:
             value = self.latency(track, at)
         elif "_count" in query or ("http_requests_total" in query and "status" not in query):

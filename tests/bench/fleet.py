@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,13 @@ def copy_of(template: tuple[int, Json, Json], i: int) -> list[tuple[tuple[str, s
     meta = {k: v for k, v in rollout["metadata"].items() if k in ("name", "namespace", "annotations", "finalizers")}
     new_rollout = renamed({**{k: rollout[k] for k in ("apiVersion", "kind", "spec", "status")}, "metadata": meta})
     # the status records a digest of the spec it was made under: the renamed spec's, or every copy is an edit
+    # Real fleets start their steps at different moments, so their steps' evidence windows differ: spread the
+    # copies' step starts over ten minutes (the template's pause of 1h keeps every one of them baking).
+    status = new_rollout["status"]
+    for key in ("stepStartedAt", "trafficStartedAt"):
+        if status.get(key):
+            moment = datetime.fromisoformat(status[key].replace("Z", "+00:00")) - timedelta(seconds=(i * 37) % 600)
+            status[key] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     parsed = BlueGreenRollout.model_validate(new_rollout, strict=False)
     new_rollout["status"]["specFingerprint"] = fingerprint(parsed.spec).model_dump(by_alias=True, mode="json")
     new_route = renamed({**routed, "metadata": {k: routed["metadata"][k] for k in ("name", "namespace")}})

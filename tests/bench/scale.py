@@ -251,6 +251,8 @@ def breaches(fakes: Fakes) -> list[tuple[float, float]]:
     """
     victims = [i for i in range(50) if role(i) == "breach"]
     paths = [f"httproutes/{names(i)[0]}/{names(i)[1]}" for i in victims]
+    judged = wait_for_verdicts(fakes, victims)
+    print(f"breach rollouts' latency check judging (its evidence window filled) after {judged:.0f}s", flush=True)
     decisions = {i: f"bluegreenrollouts/{names(i)[0]}/{names(i)[1]}" for i in victims}
     fakes.session.post(f"{fakes.api}/_bench/track", json={"paths": [*paths, *decisions.values()]}, timeout=30)
     flipped = time.time()
@@ -275,6 +277,27 @@ def breaches(fakes: Fakes) -> list[tuple[float, float]]:
         flush=True,
     )
     return values
+
+
+def wait_for_verdicts(fakes: Fakes, victims: list[int], within: float = 300.0) -> float:
+    """Seconds until every victim's latency check has a verdict, so that the breach measures the operator.
+
+    A step's traffic checks wait for a quarter of their window of evidence at the step's weight (judgement,
+    issue 12); a breach before that would measure the wait, not how fast a Fail reaches the router.
+    """
+    started = time.monotonic()
+    while time.monotonic() - started < within:
+        waiting = 0
+        for i in victims:
+            namespace, name = names(i)
+            url = f"{fakes.api}/apis/greenlane.dev/v1alpha1/namespaces/{namespace}/bluegreenrollouts/{name}"
+            checks = (fakes.session.get(url, timeout=30).json().get("status") or {}).get("checks") or []
+            latency = [c for c in checks if c.get("name") == "p99-latency"]
+            waiting += not latency or "waiting" in latency[0].get("message", "waiting")
+        if not waiting:
+            break
+        time.sleep(1.0)
+    return time.monotonic() - started
 
 
 def _first(fakes: Fakes, path: str, match: Any) -> float | None:

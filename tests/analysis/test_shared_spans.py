@@ -1,0 +1,56 @@
+"""Evidence windows come from a small shared set, so a fleet's evaluations can share Prometheus queries.
+
+Each rollout's step began at its own moment; judged as they are, a thousand baking rollouts would ask for a
+thousand different ``[window]``s per round and the batched queries (``analysis/batch.py``) could not serve
+them together. These tests pin what sharing may cost (at most a fifth of the evidence) and what it must not
+touch (a check's own window; the evidence a check needs before it may judge).
+"""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from controller.analysis.evaluate import evidence_starts, min_level_span, shared_span
+from controller.analysis.plan import plan_for
+from controller.core.judging import Judging
+from controller.model.spec import Check
+
+AT = 1_800_000_000.0
+LATENCY = plan_for(Check.model_validate({"name": "p99", "template": "latency", "maxRatioToBlue": 1.1}))
+MEMORY = plan_for(Check.model_validate({"name": "memory", "template": "memory", "maxSlopeOverBlue": "5Mi/h"}))
+
+
+@given(st.floats(min_value=1.0, max_value=4 * 3600.0))
+def test_a_shared_span_keeps_at_least_four_fifths_of_the_evidence(span: float) -> None:
+    shared = shared_span(span)
+    assert shared <= span
+    assert shared >= 0.79 * span or span - shared < 1.0  # whole seconds below a few seconds
+
+
+def test_a_fleet_of_step_starts_asks_for_a_few_dozen_windows_not_one_each() -> None:
+    windows: set[float] = set()
+    needed = min_level_span(LATENCY.window)  # younger steps wait and query nothing
+    for i in range(10_000):  # steps that began anywhere in the last four hours, a second apart or more
+        judging = Judging(step_started=AT - needed - (i * 1.37) % (4 * 3600), warmup_until=None)
+        windows.update(round(AT - start, 6) for start in evidence_starts(LATENCY, judging, AT))
+    assert len(windows) <= 30, sorted(windows)
+
+
+def test_the_checks_own_window_is_never_cut() -> None:
+    long_ago = Judging(step_started=AT - 3 * 3600, warmup_until=None)
+    spans = [AT - start for start in evidence_starts(LATENCY, long_ago, AT)]
+    assert LATENCY.window in spans, spans
+    gauge = [AT - start for start in evidence_starts(MEMORY, Judging(), AT)]
+    assert gauge == [MEMORY.window]
+
+
+@given(st.floats(min_value=0.0, max_value=3600.0))
+def test_sharing_never_leaves_less_than_a_check_needs(age: float) -> None:
+    judging = Judging(step_started=AT - age, warmup_until=None)
+    starts = evidence_starts(LATENCY, judging, AT)
+    needed = min_level_span(LATENCY.window)
+    for start in starts:
+        assert AT - start <= max(age, LATENCY.window) + 1e-6
+        if age >= needed:
+            assert AT - start >= needed - 1e-6
