@@ -12,7 +12,8 @@ textbook ones for the data the report has, and say what they assume:
 * a trend: Theil-Sen's median slope with Sen's rank interval (Kendall's S variance);
 * a relative change: green over blue from the two intervals' far ends, a conservative interval.
 
-Kept apart from ``controller.analysis`` (which judges the rollout) on purpose: the report only describes.
+Kept apart from ``controller.analysis`` (which judges the rollout, at budgeted one-sided tails) on purpose:
+the report only describes, at 95%; the formulas both need (Wilson's score interval) are analysis's.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from controller.analysis.stats import wilson as score_interval
 
 Z95 = statistics.NormalDist().inv_cdf(0.975)
 """Two-sided 95%: every interval in the report is a 95% interval."""
@@ -79,11 +82,8 @@ def wilson(successes: float, trials: float) -> Estimate:
     if not (math.isfinite(successes) and math.isfinite(trials)) or trials <= 0 or successes < 0:
         return Estimate(None, samples=max(0, round(trials)) if math.isfinite(trials) else 0)
     k, n = min(successes, trials), trials
-    p = k / n
-    z2 = Z95 * Z95
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), round(n))
+    low, high = score_interval(k, n, Z95)
+    return Estimate(k / n, low, high, round(n))
 
 
 def batch_means(values: Sequence[float]) -> Estimate:
