@@ -94,15 +94,15 @@ def combine(ev: Evidence, results: list[Outcome]) -> CheckResult:
     for verdict in (FAIL, INCONCLUSIVE):
         chosen = [o for o in results if o.verdict == verdict]
         if chosen:
-            return _result(ev, verdict, chosen)
-    return _result(ev, PASS, results)
+            return _result(ev, verdict, chosen, results)
+    return _result(ev, PASS, results, results)
 
 
 def _finite(x: float | None) -> float | None:
     return x if x is not None and math.isfinite(x) else None
 
 
-def _result(ev: Evidence, verdict: Verdict, chosen: list[Outcome]) -> CheckResult:
+def _result(ev: Evidence, verdict: Verdict, chosen: list[Outcome], results: list[Outcome]) -> CheckResult:
     first = chosen[0]
     slope = first.threshold.startswith("slope")
     needs, unit, needs_text = _needs(ev, first.needs, slope) if verdict == INCONCLUSIVE else (None, None, "")
@@ -126,13 +126,24 @@ def _result(ev: Evidence, verdict: Verdict, chosen: list[Outcome]) -> CheckResul
         baseline=ev.baseline,
         unit=ev.plan.unit.name,
         measure="slope" if slope else "level",
-        levels=(_value(ev, ev.green, False), _value(ev, ev.blue, False)),
-        slopes=(_value(ev, ev.green, True), _value(ev, ev.blue, True)) if ev.plan.needs_slope else None,
+        levels=_pair(ev, results, False),
+        slopes=_pair(ev, results, True) if ev.plan.needs_slope else None,
     )
 
 
+def _pair(ev: Evidence, results: list[Outcome], slope: bool) -> tuple[float | None, float | None]:
+    """Both tracks' level (quantile, error rate, gauge level) or trend, whatever threshold decided the verdict.
+
+    Taken from a threshold of that kind that judged green (its values are exactly these), so a latency
+    quantile is not worked out twice; measured here only when no such threshold had green's value.
+    """
+    for o in results:
+        if o.threshold.startswith("slope") == slope and o.green is not None:
+            return _finite(o.green), _finite(o.blue)
+    return _value(ev, ev.green, slope), _value(ev, ev.blue, slope)
+
+
 def _value(ev: Evidence, m: Measurement | None, slope: bool) -> float | None:
-    """A track's level (quantile, error rate, gauge level) or trend, whatever threshold decided the verdict."""
     q = quantity(ev.plan, m, slope)
     return _finite(q.estimate) if q is not None else None
 
