@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
@@ -234,7 +234,7 @@ class KubeWorld:
             return None
         pods = default_pods_regex(track.deployment, seen.template_hash)
         try:
-            return python_versions(self._source, self.namespace, pods, self._round(self._now(), None))
+            return python_versions(self._source, self.namespace, pods, self._round(self._now(), None).timestamp())
         except SourceUnavailable:
             return None
 
@@ -255,20 +255,20 @@ class KubeWorld:
             status,
             self._source,
             namespace=self.namespace,
-            now=datetime.fromtimestamp(self._round(at, spec.analysis.interval), UTC),
+            now=self._round(at, spec.analysis.interval),
             blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
             green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
         )
 
-    def _round(self, at: datetime, interval: float | None) -> float:
-        """``at`` as unix seconds, moved back to the start of its evaluation round (see KubeSettings).
+    def _round(self, at: datetime, interval: float | None) -> datetime:
+        """``at`` moved back to the start of its evaluation round (see KubeSettings).
 
         A round never exceeds the rollout's interval: two evaluations always read different instants.
         """
-        seconds, step = at.timestamp(), self._settings.evaluation_round
+        step = self._settings.evaluation_round
         if interval is not None and interval > 0:
             step = min(step, interval)
-        return seconds - seconds % step if step > 0 else seconds
+        return at - timedelta(seconds=at.timestamp() % step) if step > 0 else at
 
     # ---- writes ----------------------------------------------------------------------------------
     def write_status(self, status: RolloutStatus) -> None:
