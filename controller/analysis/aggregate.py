@@ -23,6 +23,12 @@ from controller.analysis.templates import Aggregation
 MIN_SERIES_COVERAGE = 0.5
 """A series must cover half of the track's observed span to enter the trend (a pod restarted mid-window
 does not); young tracks (green started 12 minutes ago) are judged over what they have."""
+LATE_SCRAPES = 2
+"""A series reaches the judged window's end when its newest sample is at most this many of its scrape intervals
+old: one for Prometheus' scrape phase, one for a scrape that ran late, failed or is not ingested yet. On a busy
+node the newest sample is often more than one interval old; allowing one only, a window no longer than five
+minutes (which must be covered whole) lost its trend to that jitter, and a leak stayed unjudged for evaluation
+after evaluation. The window's start needs no such allowance: its first sample is old and settled."""
 MIN_TREND_SPAN = 300.0
 """Five minutes at least for the usual half-hour windows: shorter spans mistake the GC sawtooth for a trend."""
 
@@ -86,16 +92,17 @@ def _level(points: list[tuple[float, float]], noise: NoiseModel | None) -> Estim
 def _covered(points: list[tuple[float, float]], start: float, end: float) -> float:
     """Seconds of the window ``[start, end]`` a series covers.
 
-    A series whose first (last) sample lies within one of its scrape intervals of the window's edge covers
-    the window up to that edge: a range selector over a window of W seconds scraped every s seconds returns
-    samples spanning only W - s or so, and a full window must count as full. A pod that started (or died)
+    A series whose first sample lies within one of its scrape intervals of the window's start covers the
+    window from the start: a range selector over a window of W seconds scraped every s seconds returns
+    samples spanning only W - s or so, and a full window must count as full. Its newest sample may be
+    ``LATE_SCRAPES`` intervals old and still cover the window to its end. A pod that started (or died)
     inside the window covers only the time between its samples.
     """
     if len(points) < 2:
         return 0.0
     spacing = statistics.median(b[0] - a[0] for a, b in itertools.pairwise(points))
     lo = start if points[0][0] - start <= spacing else points[0][0]
-    hi = end if end - points[-1][0] <= spacing else points[-1][0]
+    hi = end if end - points[-1][0] <= LATE_SCRAPES * spacing else points[-1][0]
     return max(hi - lo, span_of(points))
 
 

@@ -55,3 +55,29 @@ def test_a_pod_that_died_mid_window_stays_out_of_the_trend() -> None:
     dead = Series({"pod": "g-2"}, tuple((t, v + MIB * (t - AT + 120)) for t, v in alive.points if t < AT - 70))
     summary = summarize([alive, dead], "per-pod", 120.0, True, at=AT)
     assert summary.slope is not None and summary.slope.value == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("window", [60.0, 300.0])
+@pytest.mark.parametrize("newest_age", [1.2, 1.9])
+def test_a_late_newest_scrape_still_covers_the_window(window: float, newest_age: float) -> None:
+    """On a busy node the newest sample is often more than one scrape old: the window is still full.
+
+    The CI run that found this: a 60 s memory window scraped every second lost its trend whenever the newest
+    sample was over a second old, so a 30 MB/min leak stayed Inconclusive for half a minute past its bound.
+    """
+    scrape = 1.0 if window == 60.0 else 15.0
+    full = track(age=window + 600, window=window, scrape=scrape)
+    shift = AT - full.points[-1][0] - newest_age * scrape
+    lagging = Series(full.labels, tuple((t + shift, v) for t, v in full.points))
+    summary = summarize([lagging], "per-pod", window, True, at=AT)
+    assert summary.slope is not None and summary.slope.value == pytest.approx(MIB / 60)
+
+
+@pytest.mark.parametrize("gone", [2.5, 10.0])
+def test_a_series_that_stopped_scrapes_ago_does_not_cover_the_window_end(gone: float) -> None:
+    """The allowance is two scrapes, not more: a pod whose newest sample is older is not judged whole."""
+    full = track(age=600.0, window=60.0, scrape=1.0)
+    stopped = Series(full.labels, tuple(p for p in full.points if p[0] <= AT - gone))
+    assert AT - stopped.points[-1][0] > 2.0
+    summary = summarize([stopped], "per-pod", 60.0, True, at=AT)
+    assert summary.level is not None and summary.slope is None
