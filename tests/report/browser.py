@@ -126,15 +126,21 @@ class Page:
             if seen.get("method") == event:
                 return seen
         deadline = time.monotonic() + timeout
+        # Poll in 1 s slices, then give call() back its own timeout: a 1 s limit left behind would fail a slow
+        # evaluate or screenshot after one second of silence instead of CALL_TIMEOUT_S.
+        previous = self.ws.gettimeout()
         self.ws.settimeout(1)
-        while time.monotonic() < deadline:
-            try:
-                message: dict[str, Any] = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            self.events.append(message)
-            if message.get("method") == event:
-                return message
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    message: dict[str, Any] = json.loads(self.ws.recv())
+                except websocket.WebSocketTimeoutException:
+                    continue
+                self.events.append(message)
+                if message.get("method") == event:
+                    return message
+        finally:
+            self.ws.settimeout(previous)
         raise TimeoutError(f"no {event} within {timeout}s")
 
     def requested_urls(self) -> list[str]:
