@@ -37,7 +37,7 @@ from controller.sandbox.sandbox import Sandbox, SandboxConfig
 from controller.sandbox.scenarios import SCENARIOS, Outcome, Scenario, Speed, build_spec
 from controller.sandbox.world import ROLLOUT_NAME, SandboxWorld
 
-TIMEOUT_S: dict[Speed, float] = {"fast": 240.0, "realistic": 3600.0}
+TIMEOUT_S: dict[Speed, float] = {"fast": 360.0, "realistic": 3600.0}
 HELD_GRACE_S: dict[Speed, float] = {"fast": 20.0, "realistic": 300.0}
 """How long the demo watches a Paused (or preflight-held Pending) rollout before calling it held."""
 HEADLINE_PREFIX = "3.12 vs 3.11:"

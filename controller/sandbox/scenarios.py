@@ -116,7 +116,7 @@ def build_spec(router_spec: dict[str, str], speed: Speed = "fast") -> RolloutSpe
             "warmup": "5s" if fast else "60s",
             "failureLimit": 2,
             "requiredPasses": 2,
-            "maxHold": "90s" if fast else "10m",
+            "maxHold": "3m" if fast else "10m",  # fast: 3x what step 1 holds for its trend (warm-up, window, passes)
             "checks": [
                 {
                     "name": "latency",

@@ -14,8 +14,8 @@ step's weight was applied (which is when faults bite)::
 
 and the rollback comes by the ``failureLimit``-th evaluation from then on: each of them fails, none is
 wasted. Counting evaluations rather than seconds keeps the bound true on a busy machine, where an
-evaluation can start late; the cadence itself is checked apart (evaluations ``interval`` apart, at the
-median), and the seconds are printed.
+evaluation can start late; the cadence itself is checked apart (the median gap between evaluations at most
+``interval`` plus two one-second loop ticks), and the seconds are printed.
 
 * ``confirm``: the weight is read back and the step's bake starts within ``CONFIRM_POLL_SECONDS`` (2 s);
 * ``scrape``: two scrape intervals, so that ``rate()`` and a fresh gauge sample see the fault;
@@ -239,8 +239,9 @@ def test_fault_rolls_back_on_the_right_check_within_the_bound(name: str, check: 
         f"{name}: rolled back {took:.1f}s after the fault, later than the {limit}th evaluation after "
         f"{ready:.1f}s (at +{deadline - result.fault_started_at:.1f}s):\n{seen}"
     )
+    # The demo's loop ticks every second: a due evaluation starts at the next tick, after the last reconcile.
     gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(result.evaluations)]
-    assert gaps and statistics.median(gaps) <= interval * 1.5, f"evaluations are {gaps} s apart, interval {interval}s"
+    assert gaps and statistics.median(gaps) <= interval + 2.0, f"evaluations are {gaps} s apart, interval {interval}s"
     assert result.weights[-1][1] == 0
     if check in ("memory", "db-connections"):
         assert f"{check} slope" in result.reason, f"{name} must be caught by its trend: {result.reason}"

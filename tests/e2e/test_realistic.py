@@ -18,14 +18,17 @@ from controller.analysis.aggregate import min_trend_span
 from controller.analysis.plan import plan_for
 from controller.analysis.slope import MIN_POINTS
 from controller.core.plan import plan
+from controller.core.schedule import CONFIRM_POLL_SECONDS
 from controller.sandbox.demo import TIMEOUT_S, run_demo
 from controller.sandbox.sandbox import SCRAPE_INTERVAL_S
 from controller.sandbox.scenarios import SCENARIOS, build_spec
 from tests.sandbox.helpers import require
 
 ROUTER = {"socket": "/tmp/x.sock", "backend": "b", "blueServer": "blue", "greenServer": "green"}
-FIRST_STEP_S = 100.0
-"""Long enough for preflight (one 15 s scrape), the first weight and two 30 s evaluations; far from the hour."""
+REALISTIC_INTERVAL = build_spec(ROUTER, "realistic").analysis.interval
+FIRST_STEP_S = 3 * SCRAPE_INTERVAL_S["realistic"] + CONFIRM_POLL_SECONDS + 2 * REALISTIC_INTERVAL + 30.0
+"""Preflight (python_info from both tracks: up to three 15 s scrapes on a busy machine), the first weight read
+back, two evaluations (30 s apart), and half a minute for a slow start; far from the hour."""
 
 
 def test_realistic_schedule_fits_the_demo_and_the_data_it_needs() -> None:

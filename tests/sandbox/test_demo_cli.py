@@ -29,6 +29,17 @@ def test_every_speed_builds_a_valid_spec(speed: str) -> None:
     assert spec.green.expect_python == "3.12"
 
 
+def test_fast_max_hold_leaves_room_for_the_first_steps_trend() -> None:
+    """Step 1 holds (after its pause) until a trend spans warm-up plus its window and passes twice; on a busy
+    machine that stretches, so maxHold must be several times it, or a healthy demo pauses for a human."""
+    spec = build_spec({"socket": "/s", "backend": "b", "blueServer": "x", "greenServer": "y"})
+    a = spec.analysis
+    longest = max(c.window or 0.0 for c in a.checks)
+    held = a.warmup + longest + a.required_passes * a.interval - spec.steps[0].pause
+    assert held > 0
+    assert a.max_hold >= 3 * held, (a.max_hold, held)
+
+
 def test_fault_scenarios_name_a_check_of_the_spec() -> None:
     spec = build_spec({"socket": "/s", "backend": "b", "blueServer": "x", "greenServer": "y"})
     names = {c.name for c in spec.analysis.checks}
