@@ -11,12 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from controller.routing.haproxy import HaproxyRuntime
 from controller.sandbox import FaultSettings, Sandbox, SandboxConfig
-from controller.sandbox.servers.haproxy import BACKEND
+from controller.sandbox.servers.haproxy import BACKEND, BLUE_SERVER, GREEN_SERVER
 from tests.sandbox.helpers import prom_query, prom_value, require, wait_until
 
 pytestmark = [pytest.mark.servers, pytest.mark.e2e, pytest.mark.prometheus]
 SCRAPE_WAIT_S = 15.0
+DRAIN_WAIT_S = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +90,47 @@ def test_db_connections_per_application_name_reach_prometheus(sandbox: Sandbox) 
     assert 1 <= counts["checkout-py312"] <= 4
 
 
+def _open_sessions(sandbox: Sandbox, server: str) -> int:
+    """Requests HAProxy has open on ``server`` right now (``show stat``'s ``scur``)."""
+    header, *rows = HaproxyRuntime(sandbox.haproxy_socket).command("show stat").lstrip("# ").splitlines()
+    columns = header.split(",")
+    for row in (r.split(",") for r in rows):
+        if len(row) == len(columns) and row[0] == BACKEND and row[1] == server:
+            return int(row[columns.index("scur")])
+    raise AssertionError(f"HAProxy has no server {BACKEND}/{server}")
+
+
+def _drain(sandbox: Sandbox, percent: int) -> None:
+    """Wait until requests routed under the previous weights can no longer reach the counters.
+
+    First HAProxy has none left open on a server the new weights give nothing; then the load generator
+    completes as many further requests as it can have in flight at once (two per worker), so answers already
+    on their way back are counted before the reset. Both waits are hang guards, far above a request's timeout.
+    """
+    excluded = {0: GREEN_SERVER, 100: BLUE_SERVER}.get(percent)
+    if excluded is not None:
+        wait_until(
+            lambda: _open_sessions(sandbox, excluded),
+            lambda n: n == 0,
+            timeout_s=DRAIN_WAIT_S,
+            what=f"HAProxy to finish the requests it had sent to {excluded}",
+            every_s=0.05,
+        )
+    load = sandbox.load
+    completed = load.stats().sent
+    wait_until(
+        load.stats,
+        lambda s: s.sent >= completed + 2 * load.workers,
+        timeout_s=DRAIN_WAIT_S,
+        what=f"{2 * load.workers} more load-generator requests after the weight change",
+        every_s=0.05,
+    )
+
+
 def _split_after(sandbox: Sandbox, percent: int, requests: int = 80) -> dict[str, int]:
     """Traffic served per deployment for ``requests`` load-generator requests at ``percent`` green."""
     assert sandbox.router().set_weight(percent) == percent
-    time.sleep(0.3)  # let requests routed under the previous weights finish before counting
+    _drain(sandbox, percent)
     sandbox.load.stats(reset=True)
     stats = wait_until(
         sandbox.load.stats,
