@@ -102,9 +102,19 @@ def test_four_replicas_take_over_a_dead_ones_rollouts_and_never_overlap(kube: Ru
         key: min(start for name, k, start, _ in log if k == key and name != victim.name and start > killed)
         for key in orphans
     }
-    takeover = max(firsts.values()) - killed
+    takeover, earliest = max(firsts.values()) - killed, min(firsts.values()) - killed
     print(f"takeover {takeover:.2f}s after the kill (lease duration {LEASE:g}s, retry period {RETRY:g}s)")
-    assert takeover <= LEASE + 2 * RETRY + 1.0, f"took {takeover:.1f}s"
+    # Nobody takes over before the lease can have expired (its last renewal was at most RENEW before the kill,
+    # and peers count from when they saw it) ...
+    assert earliest >= LEASE - RENEW, f"an orphan was reconciled {earliest:.1f}s after the kill, lease still valid"
+    # ... and the takeover is the lease's doing: expiry, a retry tick to see it, one to acquire, then the orphans
+    # in waves of `workers` reconciles. The wall-clock part of that (reconciles, the shard round's LIST and
+    # PUTs) stretches on a busy machine, so it is taken from this run's own reconciles and given one more lease
+    # of room; the exact "within one lease duration" is proven on a manual clock in test_shards.py.
+    waves = -(-len(orphans) // 2)
+    slowest = max(end - start for _, _, start, end in log)
+    bound = LEASE + 2 * RETRY + waves * slowest + LEASE
+    assert takeover <= bound, f"took {takeover:.1f}s, bound {bound:.1f}s"
     by_key: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for name, key, start, end in log:
         by_key[key].append((start, end, name))
