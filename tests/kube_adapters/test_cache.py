@@ -28,6 +28,9 @@ from tests.operator.world import BGR, ROUTE, route, track_objects
 Json = dict[str, Any]
 WATCH_TIMEOUT = 1
 """Seconds each watch request lasts: the server ends it, the informer resumes (or relists on 410)."""
+WATCH_WAIT_S = 5 * WATCH_TIMEOUT + 25
+"""Hang guard for what the watches deliver (a few restarts, an edit, a relist): ``until`` polls, so a healthy
+run returns in about a second per restart; the margin is for a slow, busy machine, not a timing claim."""
 
 
 def until(condition: Callable[[], bool], within: float, what: str) -> None:
@@ -76,23 +79,27 @@ def unrelated() -> list[Json]:
     return objects
 
 
+def first_weight(cache: ClusterCache) -> Any:
+    return (cache.rollout("shop", "checkout") or {})["spec"]["steps"][0]["weight"]
+
+
 def test_watches_resume_from_their_last_version_and_relist_only_on_410(kube: RunningEmulator, api_client: Any) -> None:
     seed_world(kube)
     with running_cache(api_client) as cache:
         (informer,) = cache.informers
-        until(lambda: informer.watches >= 3, 5 * WATCH_TIMEOUT + 5, "three watch requests")
+        until(lambda: informer.watches >= 3, WATCH_WAIT_S, "three watch requests")
         assert informer.lists == 1, "a watch that ended resumes from its resourceVersion, it does not relist"
         edited = kube.get(*BGR, "shop", "checkout")
         assert edited is not None
         edited["metadata"]["labels"] = {"edited": "1"}
         edited["spec"]["steps"][0]["weight"] = 10
         kube.seed(edited)
-        until(lambda: (cache.rollout("shop", "checkout") or {})["spec"]["steps"][0]["weight"] == 10, 5, "edit seen")
+        until(lambda: first_weight(cache) == 10, WATCH_WAIT_S, "edit seen")
         kube.expire_watches()  # etcd compacted: resuming from our version is 410 Gone
         kube.seed(unrelated()[0])  # the cluster moves on past the compaction
-        until(lambda: informer.lists == 2, 5 * WATCH_TIMEOUT + 5, "relisted after 410")
+        until(lambda: informer.lists == 2, WATCH_WAIT_S, "relisted after 410")
         kube.seed({**edited, "spec": {**edited["spec"], "steps": [{"weight": 20, "pause": "1m"}]}})
-        until(lambda: (cache.rollout("shop", "checkout") or {})["spec"]["steps"][0]["weight"] == 20, 5, "seen")
+        until(lambda: first_weight(cache) == 20, WATCH_WAIT_S, "seen")
         lists = [r for r in kube.requests() if r.path.endswith("/bluegreenrollouts") and "watch" not in r.query]
         assert len(lists) == 2
 
@@ -139,8 +146,8 @@ def test_routers_read_from_the_cache_and_write_through_it(kube: RunningEmulator,
         assert edited is not None
         edited["spec"]["rules"][0]["backendRefs"][1]["weight"] = 40  # someone else moves the route: drift
         kube.seed(edited)
-        until(lambda: "shop/checkout" in woken, 5, "drift wakes the rollout that names the route")
-        until(lambda: router.get_weight() == 35, 5, "drift read from the cache (40 of 75+40)")
+        until(lambda: "shop/checkout" in woken, WATCH_WAIT_S, "drift wakes the rollout that names the route")
+        until(lambda: router.get_weight() == 35, WATCH_WAIT_S, "drift read from the cache (40 of 75+40)")
 
 
 def test_a_conflict_rereads_the_object_from_the_api_server(kube: RunningEmulator, api_client: Any) -> None:
