@@ -1,13 +1,15 @@
 """Issue 11's resource-exhaustion and bad-value attacks, replayed from the user's side: ``greenlane validate``
 as a child process on hostile files. Each fails with exit 1 and one line naming the line or field, and
 costs, beyond starting the CLI at all, well under 1 s of CPU and 100 MB of memory (the issue's bound),
-measured by the kernel for that child. Figures are printed (``pytest -s``) for the record.
+measured by the kernel for that child (the cheaper of two runs when over budget, against the cheapest of three
+start-ups, so one slow child on a busy machine does not decide). Figures are printed (``pytest -s``) for the record.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,30 @@ RSS_BUDGET = 100.0  # MB beyond start-up, from the issue: "well under 100 MB"
 Doc = dict[str, Any]
 
 
+def cheapest(runs: list[Run]) -> Run:
+    """The first run's outcome with the least CPU and peak RSS any of the runs needed.
+
+    A busy machine can only add to a child's cost (contention, cold caches), never take from it, so the
+    cheapest of a few runs is the closest to what the input itself costs.
+    """
+    return replace(
+        runs[0],
+        cpu_seconds=min(r.cpu_seconds for r in runs),
+        peak_rss_mb=min(r.peak_rss_mb for r in runs),
+    )
+
+
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """Validating the valid sample: the cost of starting the CLI, which every run pays."""
+    """Validating the valid sample: the cost of starting the CLI, which every run pays (cheapest of three)."""
     path = tmp_path_factory.mktemp("baseline") / "ok.yaml"
     path.write_text(yaml.safe_dump(sample()))
-    run = greenlane("validate", "-f", path)
-    assert run.code == 0, run.output
-    print(f"\nbaseline: {run.cpu_seconds:.2f} s CPU, {run.peak_rss_mb:.0f} MB peak RSS")
-    return run
+    runs = [greenlane("validate", "-f", path) for _ in range(3)]
+    for run in runs:
+        assert run.code == 0, run.output
+    best = cheapest(runs)
+    print(f"\nbaseline: {best.cpu_seconds:.2f} s CPU, {best.peak_rss_mb:.0f} MB peak RSS (cheapest of 3)")
+    return best
 
 
 def alias_bomb() -> str:
@@ -93,6 +110,10 @@ def test_hostile_input_fails_fast_with_a_clear_line(attack: str, tmp_path: Path,
     path = tmp_path / f"{attack}.yaml"
     path.write_text(make())
     run = greenlane("validate", "-f", path)
+    if run.cpu_seconds - baseline.cpu_seconds >= CPU_BUDGET or run.peak_rss_mb - baseline.peak_rss_mb >= RSS_BUDGET:
+        # Over budget: one slow child on a busy machine must not fail the test, so the cheaper of two runs
+        # counts. A real regression (the alias bomb once took 4.8 GB and 55 s) is over budget both times.
+        run = cheapest([run, greenlane("validate", "-f", path)])
     extra_cpu, extra_rss = run.cpu_seconds - baseline.cpu_seconds, run.peak_rss_mb - baseline.peak_rss_mb
     print(
         f"\n{attack} ({path.stat().st_size} bytes): exit {run.code}, {run.cpu_seconds:.2f} s CPU "
