@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from controller.sandbox.binaries import ServerBinaries, find_server_binaries
 from controller.sandbox.pythons import Interpreter, find_python
@@ -12,6 +13,14 @@ from controller.sandbox.venvs import AppVenv, ensure_venv
 from tests.sandbox.helpers import require
 
 REPO = Path(__file__).resolve().parent.parent
+
+# --- Hypothesis ----------------------------------------------------------------------------------------------------
+# No per-example deadline: Hypothesis' default 200 ms is wall-clock time, which a slow, busy CI machine exceeds on
+# examples that are cheap on a quiet one, and one such flake fails the run. Everything else stays at Hypothesis'
+# defaults (tests that derandomize or set their own examples keep doing so with their own @settings).
+settings.register_profile("greenlane", deadline=None)
+settings.load_profile("greenlane")
+# --- end Hypothesis ------------------------------------------------------------------------------------------------
 
 # --- Kubernetes emulator fixtures (owner: kube/routers) -------------------------------------------
 # `kube` (a running StrictEmulator) and `api_client` (official client pointed at it); see
