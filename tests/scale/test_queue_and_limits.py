@@ -79,13 +79,20 @@ def test_rollback_writes_borrow_ahead_and_lease_renewals_are_never_limited() -> 
 
 
 def test_an_urgent_writer_goes_before_writers_already_waiting() -> None:
-    bucket = TokenBucket(Limits(qps=2, burst=1), SystemClock())
-    bucket.acquire(NORMAL)  # the burst is spent: the next normal write waits half a second
+    # qps=0.2: the next normal token is 5 s away, so the rollback below comes first however slowly a busy machine
+    # starts the threads and gets back to this one. Once the rollback has borrowed a token the next normal one is
+    # 10 s away, more than max_wait: the writers that were waiting give up at once (they pay for what the
+    # rollback borrowed) instead of the test waiting 20 s for their tokens.
+    bucket = TokenBucket(Limits(qps=0.2, burst=1, max_wait=7.5), SystemClock())
+    bucket.acquire(NORMAL)  # the burst is spent: the next normal write waits five seconds
     finished: list[str] = []
     lock = threading.Lock()
 
     def write(name: str, priority: int) -> None:
-        bucket.acquire(priority)
+        try:
+            bucket.acquire(priority)
+        except Throttled:
+            name += " (throttled)"
         with lock:
             finished.append(name)
 
