@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from controller.analysis import promql_ast as ast
+from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.source import MetricSource, QueryRejected, Series, SourceUnavailable
 from controller.analysis.templates import BUILTIN, PYTHON_VERSION_QUERY, TRAFFIC_PROBE
 from controller.analysis.versions import PROCESS_START_QUERY
@@ -303,6 +304,8 @@ class BatchingSource:
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
         self._monotonic, self._on_query = monotonic, on_query
+        self.noise = NoiseCache()
+        """Blue noise models learned from this endpoint's answers (reused across rounds; see noise_cache)."""
 
     @property
     def families(self) -> list[Family]:

@@ -21,6 +21,7 @@ from controller.analysis.aggregate import min_trend_span
 from controller.analysis.estimate import NoiseModel
 from controller.analysis.judge import Alphas, outcomes
 from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, noise_model, served_requests
+from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.plan import Plan, plan_for
 from controller.analysis.promql import default_pods_regex, dns_label, format_window, pods_regex
 from controller.analysis.python_check import judge_python_version
@@ -78,6 +79,7 @@ class Context:
     green: TrackRef
     at: float
     judging: Judging
+    noise_cache: NoiseCache | None = None
 
 
 def tracks(
@@ -101,6 +103,7 @@ def evaluate_rollout(
     now: datetime,
     blue_pods: str | None = None,
     green_pods: str | None = None,
+    noise_cache: NoiseCache | None = None,
 ) -> list[CheckResult]:
     """Evaluate every check at ``now`` as the rollout in ``status`` is judged (the one judging path)."""
     return evaluate(
@@ -111,6 +114,7 @@ def evaluate_rollout(
         blue_pods=blue_pods,
         green_pods=green_pods,
         judging=judging_for(spec, status, now),
+        noise_cache=noise_cache,
     )
 
 
@@ -125,6 +129,7 @@ def evaluate(
     warmup_until: float | None = None,
     green_weight: int | None = None,
     judging: Judging | None = None,
+    noise_cache: NoiseCache | None = None,
 ) -> list[CheckResult]:
     """Evaluate every check at unix time ``at``.
 
@@ -132,12 +137,13 @@ def evaluate(
     [a-z0-9]{5}``); default ``<deployment>-[a-z0-9]{6,10}-[a-z0-9]{5}``. Without ``judging`` (no rollout
     status), ``warmup_until`` excludes green's earlier samples, ``green_weight`` says whether green serves
     (None: inferred from its request counters), and the evaluation spends the budget of a rollout's first.
+    ``noise_cache`` (a long-lived caller's, shared across evaluations) saves learning blue's noise again.
     Raises ``promql.UnsafeValue`` for a namespace or pod regex that cannot be put into PromQL.
     """
     blue, green = tracks(spec, namespace, blue_pods, green_pods)
     if judging is None:
         judging = Judging(warmup_until=warmup_until, green_weight=green_weight)
-    ctx = Context(spec, source, blue, green, at, judging)
+    ctx = Context(spec, source, blue, green, at, judging, noise_cache)
     results: list[CheckResult] = []
     outage: SourceUnavailable | None = None
     for check in spec.analysis.checks:
@@ -230,7 +236,11 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
             f"{name}: only {max(span, 0):.0f}s of green data {where}after warm-up, need {needed:.0f}s; waiting",
         )
     starts = evidence_starts(plan, ctx.judging, ctx.at)
-    noise = noise_model(plan, ctx.source, ctx.blue, ctx.at) if plan.template and plan.template.raw else None
+    noise = (
+        noise_model(plan, ctx.source, ctx.blue, ctx.at, ctx.noise_cache)
+        if plan.template and plan.template.raw
+        else None
+    )
     alphas = _alphas(plan.check, ctx, len(starts))
     judged = [_judge_window(plan, ctx, start, noise, alphas) for start in starts]
     failing = [r for r in judged if r.verdict == FAIL]

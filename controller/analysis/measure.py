@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from controller.analysis.aggregate import summarize
 from controller.analysis.estimate import Estimate, NoiseModel, fit, learn_noise
+from controller.analysis.noise_cache import Learned, NoiseCache
 from controller.analysis.plan import Plan
 from controller.analysis.promql import dns_label, format_window, render, string_literal_body
 from controller.analysis.quantile import Histogram, HistogramError, histogram
@@ -118,13 +119,26 @@ def _histogram(series: list[Series], query: str) -> Measurement:
     return Measurement(requests=h.total, histogram=h, samples=h.requests)
 
 
-def noise_model(plan: Plan, source: MetricSource, track: TrackRef, at: float) -> NoiseModel | None:
-    """An AR(1) noise model of a gauge from the track's last hour (blue's: healthy by definition)."""
+def noise_model(
+    plan: Plan, source: MetricSource, track: TrackRef, at: float, cache: NoiseCache | None = None
+) -> NoiseModel | None:
+    """An AR(1) noise model of a gauge from the track's last two hours (blue's: healthy by definition).
+
+    With a ``cache`` (the operator's), a model learned a little earlier from nearly the same history is
+    reused instead of fetching two hours of samples again (see :mod:`controller.analysis.noise_cache`).
+    """
     template = plan.template
     if template is None or template.raw is None:
         return None
-    raw = source.instant(render(template.raw, variables(plan, track, NOISE_HISTORY)), at)
-    return learn_noise([s.points for s in raw])
+    query = render(template.raw, variables(plan, track, NOISE_HISTORY))
+    if cache is not None and (learned := cache.get(query, at)) is not None:
+        return learned.model
+    raw = source.instant(query, at)
+    model = learn_noise([s.points for s in raw])
+    if cache is not None:
+        oldest = min((t for s in raw for t, _ in s.points if math.isfinite(t)), default=at)
+        cache.put(query, Learned(at, min(max(at - oldest, 0.0), NOISE_HISTORY), model))
+    return model
 
 
 def _range_slope(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float) -> Estimate | None:

@@ -16,6 +16,7 @@ import structlog
 from kubernetes import client as k8s
 
 from controller.analysis.batch import BatchingSource, Through
+from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.prometheus import PrometheusSource
 from controller.analysis.source import MetricSource, SourceUnavailable
 from controller.clock import Clock
@@ -165,6 +166,10 @@ class Reconciler:
         with self._skews_lock:
             self._skews[source.url] = (now, skew)
         return skew
+
+    def noise_cache(self, source: MetricSource) -> NoiseCache | None:
+        """The batch's: one per endpoint and credentials, like the grouped queries (unbatched: none)."""
+        return source.batch.noise if isinstance(source, Through) else None
 
     def close(self) -> None:
         """Release pooled Prometheus connections and CA files (on shutdown)."""

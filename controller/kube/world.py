@@ -25,6 +25,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.analysis import default_pods_regex, evaluate_rollout, python_versions
+from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.source import MetricSource, SourceUnavailable
 from controller.core.actions import EmitEvent
 from controller.core.observations import Deletion, TrackObservation
@@ -53,6 +54,10 @@ class Sources(Protocol):
         ...
 
     def clock_skew(self, source: MetricSource) -> float | None: ...
+
+    def noise_cache(self, source: MetricSource) -> NoiseCache | None:
+        """Blue noise models learned from ``source``'s endpoint, shared by its rollouts; None: learn each time."""
+        ...
 
 
 class SpecProblem(Exception):
@@ -258,6 +263,7 @@ class KubeWorld:
             now=self._round(at, spec.analysis.interval),
             blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
             green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
+            noise_cache=self._sources.noise_cache(self._source),
         )
 
     def _round(self, at: datetime, interval: float | None) -> datetime:
