@@ -33,6 +33,10 @@ WATCH_WAIT_S = 5 * WATCH_TIMEOUT + 25
 run returns in about a second per restart; the margin is for a slow, busy machine, not a timing claim."""
 
 
+def _version(obj: Json) -> Any:
+    return obj.get("metadata", {}).get("resourceVersion")
+
+
 def until(condition: Callable[[], bool], within: float, what: str) -> None:
     deadline = time.monotonic() + within
     while not condition():
@@ -183,7 +187,12 @@ def test_an_idle_rollout_costs_no_api_requests(kube: RunningEmulator, api_client
             reconciler.reconcile("shop", "checkout")
         status = (kube.get(*BGR, "shop", "checkout") or {}).get("status") or {}
         assert status.get("phase") == "Aborted", status
-        time.sleep(0.3)  # let the watches deliver our own writes
+
+        def echoed() -> bool:  # the watch delivered our own status writes: the cache holds what the server holds
+            cached, stored = cache.rollout("shop", "checkout"), kube.get(*BGR, "shop", "checkout")
+            return cached is not None and stored is not None and _version(cached) == _version(stored)
+
+        until(echoed, WATCH_WAIT_S, "the cache caught up with our own writes")
         kube.clear_requests()
         for _ in range(5):
             reconciler.reconcile("shop", "checkout")
