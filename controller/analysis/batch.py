@@ -45,6 +45,7 @@ import structlog
 from controller.analysis import promql_ast as ast
 from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.source import MetricSource, QueryRejected, Series, SourceUnavailable
+from controller.analysis.spans import next_spans
 from controller.analysis.templates import BUILTIN, PYTHON_VERSION_QUERY, TRAFFIC_PROBE
 from controller.analysis.versions import PROCESS_START_QUERY
 
@@ -382,7 +383,11 @@ class BatchingSource:
         with self._lock:
             for key in parts:
                 tracks = self._interest.setdefault(key, {})
-                tracks[track] = _seen(tracks.get(track), now)
+                seen = tracks[track] = _seen(tracks.get(track), now)
+                for ahead in _successors(key, seen.period):  # the windows it will ask next: in their queries now
+                    later = self._interest.setdefault(ahead, {})
+                    before = later.get(track)
+                    later[track] = _Seen(now, before.period if before is not None else seen.period)
             rnd = self._round(when, now)
             fetch, owner = self._fetch_for(rnd, needed, parts, track)
         if owner:
@@ -447,6 +452,25 @@ class BatchingSource:
                 if fetch in rnd.pending:
                     rnd.pending.remove(fetch)
             fetch.done.set()
+
+
+def _successors(key: LeafKey, growth: float) -> list[LeafKey]:
+    """The same part with the shared spans its window may grow into by the track's next evaluation.
+
+    A step's evidence window grows with the step and is cut to a shared span (``analysis/spans.py``); when it
+    moves up to the next span, that span's grouped query for the round has usually run already (for the
+    tracks that were there before), and every track arriving after it needed a top-up query of its own: in
+    the scale bench, two hundred one-track queries in each round where the fleet's evaluations met. Counted
+    in the next span's interest one evaluation ahead, a track is in that query when it runs.
+    """
+    leaf, values = key
+    window = dict(values).get("window", "")
+    if not (window.endswith("s") and window[:-1].isdigit()):
+        return []
+    return [
+        (leaf, tuple((name, f"{int(span)}s" if name == "window" else value) for name, value in values))
+        for span in next_spans(float(window[:-1]), growth)
+    ]
 
 
 def _track(variables: Mapping[str, str], by_app: bool) -> Track | None:

@@ -27,6 +27,7 @@ from controller.analysis.promql import default_pods_regex, dns_label, format_win
 from controller.analysis.python_check import judge_python_version
 from controller.analysis.report import Evidence, candidate, combine, describe, from_baseline
 from controller.analysis.source import MetricSource, QueryRejected, SourceUnavailable
+from controller.analysis.spans import shared_span
 from controller.core.judging import PASS_CONFIDENCE, Judging, fail_alpha, judging_for
 from controller.core.results import FAIL, INCONCLUSIVE, CheckResult
 from controller.model.spec import Check, RolloutSpec
@@ -43,23 +44,8 @@ STEP_EVIDENCE_MAX = 4 * 3600.0
 """A step's traffic evidence reaches back at most this far."""
 
 
-SHARED_SPANS_PER_DOUBLING = 3
-"""Evidence windows other than a check's own ``window`` are cut to one of a fixed set of spans, three per
-doubling (..., 12 s, 16 s, 20 s, 25 s, 32 s, 40 s, 50 s, 64 s, ...): at most a fifth of the evidence is left
-out, and a fleet's rollouts, whose steps began at different moments, ask Prometheus for a few dozen distinct
-windows rather than one each, so the operator's batched queries (``analysis/batch.py``) still serve them."""
-
-
 def min_level_span(window: float) -> float:
     return min(MIN_LEVEL_SPAN, window / 4)
-
-
-def shared_span(span: float) -> float:
-    """The longest span of the fixed set (``SHARED_SPANS_PER_DOUBLING``) that is not longer than ``span``."""
-    if not math.isfinite(span) or span < 1:
-        return span
-    k = math.floor(math.log2(span) * SHARED_SPANS_PER_DOUBLING + 1e-9)
-    return float(max(1, math.floor(2 ** (k / SHARED_SPANS_PER_DOUBLING) + 1e-9)))
 
 
 def _shared_start(at: float, start: float, window: float, needed: float) -> float:

@@ -234,3 +234,34 @@ def test_tracks_that_stop_asking_leave_the_grouped_queries() -> None:
         now[0] = t
         ask("alive-1a2b3c", t)
     assert "gone-4d5e6f" not in inner.queries[-1] and "alive-1a2b3c" in inner.queries[-1]
+
+
+def test_a_window_growing_into_the_next_shared_span_needs_no_query_of_its_own() -> None:
+    """Twenty steps of different ages, evaluated together every 30 s: each round asks one grouped query per
+    window in use, never a one-track top-up for a step whose evidence window just grew into the next span."""
+    from controller.analysis.measure import TrackRef, variables
+    from controller.analysis.plan import plan_for
+    from controller.analysis.promql import render
+    from controller.analysis.spans import shared_span
+    from controller.model.spec import Check
+
+    plan = plan_for(Check.model_validate({"name": "p99", "template": "latency", "maxRatioToBlue": 1.1}))
+    assert plan.template is not None and plan.template.buckets is not None
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0])
+    starts = [-70.0 - 23.0 * i for i in range(20)]  # steps 70 s to 507 s old at the first round
+    extra = []
+    for r in range(12):
+        at = now[0] = 30.0 * r
+        before = len(inner.queries)
+        windows = set()
+        for i, start in enumerate(starts):
+            span = shared_span(at - start)
+            windows.add(span)
+            track = TrackRef("shop", f"app-{i}", f"app-{i}-5d9f8c7b6d-[a-z0-9]{{5}}", None)
+            batched.instant(render(plan.template.buckets, variables(plan, track, span)), at)
+        sent = len(inner.queries) - before
+        if r >= 1:  # the first round meets every track for the first time
+            extra.append(sent - len(windows))
+    assert extra == [0] * len(extra), f"top-up queries per round: {extra}"

@@ -8,11 +8,14 @@ touch (a check's own window; the evidence a check needs before it may judge).
 
 from __future__ import annotations
 
+import math
+
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.analysis.evaluate import evidence_starts, min_level_span, shared_span
+from controller.analysis.evaluate import evidence_starts, min_level_span
 from controller.analysis.plan import plan_for
+from controller.analysis.spans import next_spans, on_grid, shared_span
 from controller.core.judging import Judging
 from controller.model.spec import Check
 
@@ -54,3 +57,22 @@ def test_sharing_never_leaves_less_than_a_check_needs(age: float) -> None:
         assert AT - start <= max(age, LATENCY.window) + 1e-6
         if age >= needed:
             assert AT - start >= needed - 1e-6
+
+
+@given(st.floats(min_value=1.0, max_value=1e7))
+def test_the_shared_span_is_the_longest_member_not_longer(span: float) -> None:
+    """Members are whole seconds (floor of 2^(k/3)): 203 is one, so a span of exactly 203 s keeps 203 s."""
+    members = sorted({float(max(1, math.floor(2 ** (k / 3) + 1e-9))) for k in range(0, 80)})
+    assert shared_span(span) == max(m for m in members if m <= span)
+    assert on_grid(shared_span(span))
+
+
+@given(st.floats(min_value=64.0, max_value=4 * 3600.0), st.floats(min_value=0.0, max_value=600.0))
+def test_next_spans_hold_every_span_a_growing_window_can_be_cut_to(uncut: float, growth: float) -> None:
+    """Whatever the uncut span behind a shared one, ``growth`` seconds later it is cut to one of next_spans."""
+    now = shared_span(uncut)
+    later = shared_span(uncut + growth)
+    ahead = next_spans(now, growth)
+    assert ahead == sorted(set(ahead)) and all(s > now and on_grid(s) for s in ahead)
+    assert later == now or later in ahead, (now, later, ahead)
+    assert len(ahead) <= 2 + growth / (0.25 * now), "a span's successors are few: no query for every window"
