@@ -33,6 +33,7 @@ and a caller waits for another's at most ``deadline`` seconds (then: the source 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import threading
 import time
@@ -291,6 +292,7 @@ class BatchingSource:
         concurrency: int = 4,
         deadline: float = 30.0,
         ttl: float = 60.0,
+        horizon: float = math.inf,
         rounds_kept: int = 4,
         monotonic: Callable[[], float] = time.monotonic,
         on_query: Callable[[str], None] = lambda kind: None,
@@ -304,6 +306,7 @@ class BatchingSource:
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
+        self._horizon = horizon
         self._monotonic, self._on_query = monotonic, on_query
         self.noise = NoiseCache()
         """Blue noise models learned from this endpoint's answers (reused across rounds; see noise_cache)."""
@@ -389,7 +392,7 @@ class BatchingSource:
                     before = later.get(track)
                     later[track] = _Seen(now, before.period if before is not None else seen.period)
             rnd = self._round(when, now)
-            fetch, owner = self._fetch_for(rnd, needed, parts, track)
+            fetch, owner = self._fetch_for(rnd, needed, parts, track, now)
         if owner:
             assert fetch is not None
             self._run(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in parts))
@@ -404,7 +407,7 @@ class BatchingSource:
             return {k: rnd.data.get(k, {}).get(track, []) for k in needed}
 
     def _fetch_for(
-        self, rnd: _Round, needed: list[LeafKey], parts: tuple[LeafKey, ...], track: Track
+        self, rnd: _Round, needed: list[LeafKey], parts: tuple[LeafKey, ...], track: Track, now: float
     ) -> tuple[_Fetch | None, bool]:
         """The query that answers ``track`` (None: already answered), and whether this caller must send it."""
         if rnd.has(needed, track):
@@ -412,12 +415,21 @@ class BatchingSource:
         for fetch in rnd.pending:
             if fetch.covers(needed, track):
                 return fetch, False
-        tracks = {t for k in parts for t in self._interest.get(k, {})}
+        tracks = {t for k in parts for t, seen in self._interest.get(k, {}).items() if self._due(seen, now)}
         done = {t for t in tracks if rnd.has(parts, t)}
         waiting = {t for f in rnd.pending if set(parts) <= set(f.parts) for t in f.tracks}
         fetch = _Fetch(parts, frozenset((tracks - done - waiting) | {track}))
         rnd.pending.append(fetch)
         return fetch, True
+
+    def _due(self, seen: _Seen, now: float) -> bool:
+        """Whether a track is expected to ask within ``horizon`` seconds (its last ask plus its period).
+
+        A round's queries carry only the tracks that evaluate in it: with rounds of 10 s and evaluations every
+        30 s, the others would be two thirds of every answer, decoded and held for nothing. A track whose
+        period is not known yet, or that is overdue, is always included; one mispredicted costs a top-up.
+        """
+        return seen.period <= 0.0 or seen.last + seen.period < now + self._horizon
 
     def _round(self, when: TimeKey, now: float) -> _Round:
         rnd = self._rounds.get(when)

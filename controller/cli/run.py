@@ -150,7 +150,11 @@ def _scale_config(args: argparse.Namespace, base: ManagerConfig) -> ManagerConfi
         limits=Limits(qps=args.api_qps, burst=args.api_burst),
         resync=args.resync,
         evaluation_round=args.evaluation_round,
-        batching=BatchSettings(concurrency=args.prometheus_concurrency) if args.evaluation_round > 0 else None,
+        batching=(
+            BatchSettings(concurrency=args.prometheus_concurrency, horizon=args.evaluation_round)
+            if args.evaluation_round > 0
+            else None
+        ),
         lease_duration=args.lease_duration,
         renew_deadline=args.renew_deadline,
         retry_period=args.retry_period,

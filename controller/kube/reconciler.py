@@ -7,6 +7,7 @@ nothing but the work in flight.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class BatchSettings:
 
     concurrency: int = 4
     deadline: float = 30.0
+    horizon: float = math.inf
+    """A round's grouped queries carry the tracks expected to ask within this many seconds (the round)."""
 
 
 @dataclass
@@ -144,7 +147,11 @@ class Reconciler:
             batch = self._batches.get(endpoint)
             if batch is None:
                 batch = BatchingSource(
-                    None, concurrency=self.batching.concurrency, deadline=self.batching.deadline, on_query=self.on_query
+                    None,
+                    concurrency=self.batching.concurrency,
+                    deadline=self.batching.deadline,
+                    horizon=self.batching.horizon,
+                    on_query=self.on_query,
                 )
                 self._batches[endpoint] = batch
         return batch.through(source)

@@ -265,3 +265,30 @@ def test_a_window_growing_into_the_next_shared_span_needs_no_query_of_its_own() 
         if r >= 1:  # the first round meets every track for the first time
             extra.append(sent - len(windows))
     assert extra == [0] * len(extra), f"top-up queries per round: {extra}"
+
+
+def test_a_rounds_query_names_only_the_tracks_due_in_it() -> None:
+    """Evaluations every 30 s in rounds of 10 s: each round's query carries the third of the tracks that ask in
+    it, not every track ever interested; a track asking out of turn still gets its data (a top-up)."""
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0], horizon=10.0)
+
+    def ask(track: str, at: float) -> None:
+        batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
+
+    phases = {"a-1a2b3c": 0.0, "b-4d5e6f": 10.0, "c-7a8b9c": 20.0}
+    for r in range(12):
+        at = now[0] = 10.0 * r
+        sent = len(inner.queries)
+        for track, phase in phases.items():
+            if at % 30.0 == phase:
+                ask(track, at)
+        if r >= 6:  # periods known
+            [query] = inner.queries[sent:]
+            named = {t for t in phases if t in query}
+            assert named == {t for t, p in phases.items() if at % 30.0 == p}, (at, query)
+    now[0] = 125.0
+    sent = len(inner.queries)
+    ask("a-1a2b3c", 120.0)  # out of turn: its own query
+    assert len(inner.queries) == sent + 1 and "a-1a2b3c" in inner.queries[-1]
