@@ -48,9 +48,10 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
 
 
-def prom_query(base_url: str, promql: str) -> list[dict[str, Any]]:
-    """Instant query; returns the ``result`` vector (each with ``metric`` and ``value``)."""
-    url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+def prom_query(base_url: str, promql: str, at: float | None = None) -> list[dict[str, Any]]:
+    """Instant query (at unix time ``at``, default now); returns the ``result`` vector (``metric``, ``value``)."""
+    params = {"query": promql} if at is None else {"query": promql, "time": repr(at)}
+    url = f"{base_url}/api/v1/query?" + urllib.parse.urlencode(params)
     with urllib.request.urlopen(url, timeout=5) as resp:
         body = json.loads(resp.read())
     assert body["status"] == "success", body
