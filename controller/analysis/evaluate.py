@@ -222,11 +222,7 @@ def _evaluate_metric(plan: Plan, ctx: Context) -> CheckResult:
             f"{name}: only {max(span, 0):.0f}s of green data {where}after warm-up, need {needed:.0f}s; waiting",
         )
     starts = evidence_starts(plan, ctx.judging, ctx.at)
-    noise = (
-        noise_model(plan, ctx.source, ctx.blue, ctx.at, ctx.noise_cache)
-        if plan.template and plan.template.raw
-        else None
-    )
+    noise = noise_model(plan, ctx.source, ctx.blue, ctx.at, ctx.noise_cache)  # None for templates without raw
     alphas = _alphas(plan.check, ctx, len(starts))
     judged = [_judge_window(plan, ctx, start, noise, alphas) for start in starts]
     failing = [r for r in judged if r.verdict == FAIL]
