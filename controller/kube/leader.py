@@ -3,10 +3,17 @@ lease stops writing at once.
 
 Follows client-go's leaderelection: expiry is judged by *our* monotonic observation of the lease
 changing, never by comparing timestamps written by another machine's clock.
+
+Why the two clocks stay safe together: the holder counts its renew deadline from when its successful
+round *started* (before the request that renewed could reach the server), while a candidate counts the
+lease duration from when it *saw* that renewal (after the server applied it). So the holder stops writing
+at least ``lease_duration - renew_deadline`` before any candidate may take over, however slow the
+renewal's answer was, and however promptly (a watch) the candidate saw it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from controller.clock import Clock
 from controller.kube.client import CONNECT_TIMEOUT
+from controller.kube.store import newer
 
 log = structlog.get_logger("greenlane.leader")
 
@@ -31,6 +39,16 @@ class LeaseConfig:
     retry_period: float = 2.0
 
 
+@dataclass(frozen=True)
+class Observed:
+    """A version of the lease as we first saw it, timed on our own monotonic clock."""
+
+    version: str
+    holder: str | None
+    duration: float
+    seen_at: float
+
+
 class LeaderElector:
     def __init__(self, api: k8s.ApiClient, identity: str, config: LeaseConfig, clock: Clock) -> None:
         self._api = k8s.CoordinationV1Api(api)
@@ -39,7 +57,7 @@ class LeaderElector:
         self._clock = clock
         self._lock = threading.Lock()
         self._renewed_at: float | None = None  # monotonic time of our last successful acquire/renew
-        self._observed: tuple[str, str | None, float] | None = None  # (resourceVersion, holder, seen at)
+        self._observed: Observed | None = None
         self.lost = threading.Event()
         # A renewal that cannot finish well within the renew deadline is as good as a failed one.
         self._timeout = (min(CONNECT_TIMEOUT, config.renew_deadline / 4), config.renew_deadline / 2)
@@ -57,6 +75,7 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         """One round of the election; returns whether we hold the lease afterwards."""
+        started = self._clock.monotonic()  # a renewal counts from before the server can have applied it
         try:
             held = self._round()
         except ApiException as exc:
@@ -69,7 +88,7 @@ class LeaderElector:
         with self._lock:
             was = self._renewed_at is not None
             if held:
-                self._renewed_at = now
+                self._renewed_at = started
             elif was and now - (self._renewed_at or now) >= self._config.renew_deadline:
                 self._renewed_at = None
                 self.lost.set()
@@ -106,11 +125,26 @@ class LeaderElector:
 
     def observe(self, lease: Any) -> None:
         """Note the lease as read now (from our own GET or a LIST): expiry counts from when it last changed."""
-        rv = lease.metadata.resource_version
-        holder = lease.spec.holder_identity if lease.spec else None
+        spec = lease.spec
+        self.observe_version(
+            str(lease.metadata.resource_version or ""),
+            spec.holder_identity if spec else None,
+            spec.lease_duration_seconds if spec else None,
+        )
+
+    def observe_version(self, version: str, holder: str | None, duration: Any) -> None:
+        """Note one version of the lease as seen now (a watch event, a GET, a LIST).
+
+        Only a version newer than the one we hold restarts the count: a LIST answered from a lagging cache
+        must not make an old version look fresh. Counting from the moment *we* see a version is what makes
+        a prompt observer (a watch) take over promptly and a slow one late, never early.
+        """
+        seconds = _duration(duration, self._config.lease_duration)
+        now = self._clock.monotonic()
         with self._lock:
-            if self._observed is None or self._observed[0] != rv:
-                self._observed = (rv, holder, self._clock.monotonic())
+            current = self._observed
+            if current is None or newer(version, current.version):
+                self._observed = Observed(version, holder, seconds, now)
 
     def expired(self, lease: Any) -> bool:
         """Free, or unchanged for a whole lease duration as *we* observed it (never by the holder's clock)."""
@@ -119,10 +153,18 @@ class LeaderElector:
             return True
         with self._lock:
             observed = self._observed
-        if observed is None or observed[0] != lease.metadata.resource_version:
+        if observed is None or observed.version != lease.metadata.resource_version:
             return False
-        duration = float(spec.lease_duration_seconds or self._config.lease_duration)
-        return self._clock.monotonic() - observed[2] >= duration
+        return self._clock.monotonic() - observed.seen_at >= observed.duration
+
+    def expires_at(self) -> float | None:
+        """When (our monotonic clock) the version we observed last may be taken over: at once if it is free,
+        one lease duration after we saw it otherwise; None if we hold it or never saw it."""
+        with self._lock:
+            observed, ours = self._observed, self._renewed_at is not None
+        if observed is None or ours or observed.holder == self._identity:
+            return None
+        return observed.seen_at if not observed.holder else observed.seen_at + observed.duration
 
     def _lease_body(self, rv: str | None, transitions: int, acquired: datetime | None = None) -> Any:
         now = self._clock.now()
@@ -162,3 +204,12 @@ class LeaderElector:
         while not stop.is_set() and not self.lost.is_set():
             self.try_acquire_or_renew()
             stop.wait(self._config.retry_period)
+
+
+def _duration(value: Any, default: float) -> float:
+    """A Lease's ``leaseDurationSeconds`` as written by anyone: a positive finite number, else ours."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return default
+    return seconds if math.isfinite(seconds) and seconds > 0 else default

@@ -3,8 +3,11 @@
 Sharding: rollouts are split into ``shards`` by a stable hash of ``namespace/name``; each shard has its own
 Lease (``greenlane-shard-<i>``) with client-go's semantics (``controller/kube/leader.py``): a holder stops
 writing once it cannot renew within the renew deadline, and a candidate takes a shard only after seeing
-its lease unchanged for a whole lease duration. So a replica that dies loses its shards to the others one
-lease duration (plus a retry period) after its last renewal, and no rollout is ever written by two
+its lease unchanged for a whole lease duration. Replicas watch each other's Leases
+(``controller/kube/lease_watch.py``), so they see a renewal when it happens, and a candidate runs its next
+round at the very moment a Lease it saw may be taken over, not on its next retry tick. So a replica that
+dies loses its shards to the others one lease duration after its last renewal (the watch's latency and
+one round's requests aside), its rollouts are queued at once, and no rollout is ever written by two
 replicas at once. Kubernetes is the only coordinator: there is no consensus of our own.
 
 Balance: each live replica also holds a membership Lease (``greenlane-member-<k>``, one slot per shard,
@@ -29,10 +32,12 @@ from kubernetes import client as k8s
 
 from controller.clock import Clock
 from controller.kube.leader import LeaderElector, LeaseConfig
+from controller.kube.lease_watch import LeaseWatch, lease_fields
 
 log = structlog.get_logger("greenlane.shards")
 SHARD_LEASE = "greenlane-shard-{}"
 MEMBER_LEASE = "greenlane-member-{}"
+PREFIXES = (SHARD_LEASE.format(""), MEMBER_LEASE.format(""))
 MAX_SHARDS = 64
 
 
@@ -135,6 +140,10 @@ class ShardedLeases:
         self._rounds = 0
         self._free_since: dict[int, float] = {}
         self._timeout = (config.renew_deadline / 4, config.renew_deadline / 2)
+        self._by_name = {name: elector for elector, name in self._named()}
+        self._wake = threading.Event()
+        self._last_round: float | None = None
+        self.watch = LeaseWatch(api, config.namespace, PREFIXES, clock, self.seen)
 
     def _elector(self, api: k8s.ApiClient, name: str) -> LeaderElector:
         return LeaderElector(api, self.identity, replace(self.config, name=name), self._clock)
@@ -148,12 +157,45 @@ class ShardedLeases:
         return {i for i in range(self.shards) if self.holds(i)}
 
     def run(self, stop: threading.Event) -> None:
+        self.watch.start(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    self.round()
+                except Exception as exc:  # a failed LIST: renewals still ran or will on the next round
+                    log.warning("shard round failed", error=str(exc))
+                self._wait(stop)
+        finally:
+            self.watch.close()
+
+    def _wait(self, stop: threading.Event) -> None:
+        """Until the next round is due (:meth:`next_round`); a Lease seen meanwhile may bring it forward."""
         while not stop.is_set():
-            try:
-                self.round()
-            except Exception as exc:  # a failed LIST: renewals still ran or will on the next round
-                log.warning("shard round failed", error=str(exc))
-            stop.wait(self.config.retry_period)
+            self._wake.clear()
+            remaining = self.next_round() - self._clock.monotonic()
+            if remaining <= 0:
+                return
+            self._wake.wait(remaining)
+
+    def next_round(self) -> float:
+        """When the next round is due: a retry period after the last one, or earlier, at the moment a Lease
+        we saw may be taken over (one lease duration after we saw its last renewal, or at once if released).
+
+        Each such moment brings one round forward, once: a free shard that this replica does not want (it
+        holds its share) costs one round, not a busy loop.
+        """
+        last = self._last_round
+        if last is None:
+            return self._clock.monotonic()
+        moments = [m for e, _ in self._named() if (m := e.expires_at()) is not None and m > last]
+        return min([last + self.config.retry_period, *moments])
+
+    def seen(self, name: str, lease: dict[str, Any]) -> None:
+        """A new version of one of our Leases, from the watch: timed now, and the next round reconsidered."""
+        elector = self._by_name.get(name)
+        if elector is not None:
+            elector.observe_version(*lease_fields(lease))
+            self._wake.set()
 
     def release(self) -> None:
         """Give every shard and the membership up (shutdown): the others take over at once, not after expiry."""
@@ -164,6 +206,7 @@ class ShardedLeases:
 
     # ---- one round --------------------------------------------------------------------------------
     def round(self) -> None:
+        self._last_round = self._clock.monotonic()
         leases = {
             lease.metadata.name: lease
             for lease in self._api.list_namespaced_lease(self.config.namespace, _request_timeout=self._timeout).items

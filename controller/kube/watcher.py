@@ -118,6 +118,8 @@ class Informer:
                 failures += 1
                 self._backoff(stop, failures, f"HTTP {exc.status} {exc.reason}")
             except Exception as exc:  # dropped connection, bad line: resume from the version we have
+                if stop.is_set():
+                    return  # closed on shutdown: nothing failed
                 failures += 1
                 self._backoff(stop, failures, repr(exc))
 

@@ -324,7 +324,8 @@ def report_errors(op: Operator) -> None:
 
 
 # ---- shards ---------------------------------------------------------------------------------------
-def takeover(count: int, replicas: int) -> float:
+def takeover(count: int, replicas: int) -> tuple[float, float]:
+    """Kill -9 one replica: seconds until others hold its shard Leases, and until they reconcile its rollouts."""
     print(f"\n== {replicas} shards, {replicas} replicas, {count} rollouts: kill one ==", flush=True)
     with running_fakes() as fakes, tempfile.TemporaryDirectory() as tmp:
         fleet(fakes, count)
@@ -334,23 +335,42 @@ def takeover(count: int, replicas: int) -> float:
                 stack.enter_context(operator(fakes, Path(tmp), *flags, name=f"greenlane-{k}")) for k in range(replicas)
             ]
             holders = wait_balanced(fakes, replicas)
-            victim = ops[1]
+            victim, survivors = ops[1], [op for k, op in enumerate(ops) if k != 1]
             mine = {lease for lease, holder in holders.items() if holder == "greenlane-1"}
+            shards = {lease.rsplit("-", 1)[1] for lease in mine}
+            before = shard_reconciles(survivors, shards)
             killed = time.monotonic()
             stop(victim.proc, kill=True)
-            while True:
-                now = shard_holders(fakes)
-                if all(now.get(lease) not in (None, "greenlane-1") for lease in mine):
-                    break
+            leased = reconciled = None
+            while leased is None or reconciled is None:
+                if leased is None and all(
+                    shard_holders(fakes).get(lease) not in (None, "greenlane-1") for lease in mine
+                ):
+                    leased = time.monotonic() - killed
+                if reconciled is None and all(n > before[s] for s, n in shard_reconciles(survivors, shards).items()):
+                    reconciled = time.monotonic() - killed
                 if time.monotonic() - killed > 120:
-                    raise RuntimeError(f"no takeover: {now}")
+                    raise RuntimeError(f"no takeover: {shard_holders(fakes)}")
                 time.sleep(0.05)
-            seconds = time.monotonic() - killed
             print(
-                f"shards {sorted(mine)} of the killed replica taken over after {seconds:.2f}s (lease duration 15s)",
+                f"shards {sorted(mine)} of the killed replica taken over after {leased:.2f}s, first reconcile of "
+                f"each by the others after {reconciled:.2f}s (lease duration 15s)",
                 flush=True,
             )
-            return seconds
+            return leased, reconciled
+
+
+def shard_reconciles(ops: list[Operator], shards: set[str]) -> dict[str, float]:
+    """Reconciles of each shard's rollouts so far, summed over ``ops`` (``greenlane_shard_reconciles_total``)."""
+    counts = dict.fromkeys(shards, 0.0)
+    for op in ops:
+        for line in op.scrape().splitlines():
+            if line.startswith("greenlane_shard_reconciles_total{"):
+                labels, value = line.rsplit(" ", 1)
+                shard = labels.split('shard="', 1)[1].split('"', 1)[0]
+                if shard in counts:
+                    counts[shard] += float(value)
+    return counts
 
 
 def shard_holders(fakes: Fakes) -> dict[str, str | None]:
@@ -456,13 +476,16 @@ def row(f: Figures) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def table(results: list[Figures], takeovers: dict[int, float]) -> None:
+def table(results: list[Figures], takeovers: dict[int, tuple[float, float]]) -> None:
     print("\n" + HEADER)
     print("|---" * 11 + "|")
     for figures in results:
         print(row(figures))
-    for replicas, seconds in sorted(takeovers.items()):
-        print(f"takeover with {replicas} shards/replicas: {seconds:.1f}s after kill -9 (lease duration 15s)")
+    for replicas, (leased, reconciled) in sorted(takeovers.items()):
+        print(
+            f"takeover with {replicas} shards/replicas after kill -9: Leases held by others {leased:.1f}s, "
+            f"first reconcile of each shard {reconciled:.1f}s (lease duration 15s)"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
