@@ -237,7 +237,7 @@ def test_a_renewal_counts_from_before_its_request_so_a_slow_answer_never_stretch
         clock.advance(4.0)  # applied by the server now; the answer arrives 4 s later
         return answer
 
-    elector._api.replace_namespaced_lease = slow  # type: ignore[method-assign]
+    elector._api.replace_namespaced_lease = slow
     started = clock.monotonic()
     assert elector.try_acquire_or_renew()
     clock.advance(started + CONFIG.renew_deadline - clock.monotonic() - 0.01)
