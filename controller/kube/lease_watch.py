@@ -54,6 +54,7 @@ class LeaseWatch:
     ) -> None:
         self._prefixes, self._on_seen = prefixes, on_seen
         self.store = Store("leases", trim, accept=self._ours, on_change=self._changed)
+        # rbac: coordination.k8s.io/leases list,watch
         self.informer = Informer(
             "leases", raw_lister(api, LEASES, namespace), self.store, clock, timeout_seconds=WATCH_SECONDS
         )

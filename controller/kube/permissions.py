@@ -103,9 +103,10 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         "coordination.k8s.io",
         "leases",
-        ("get", "list", "create", "update"),
+        ("get", "list", "watch", "create", "update"),
         f"leader election on the Lease {LEASE_NAME}; with --shards, one Lease per shard and per member "
-        "(list: who holds which)",
+        "(list: who holds which; watch: see a renewal when it happens, so a dead replica's shards move one "
+        "lease duration after its last renewal, not a poll later)",
         scope="release",
     ),
 )

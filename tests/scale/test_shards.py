@@ -69,6 +69,8 @@ class Fleet:
 def test_replicas_share_the_shards_and_take_over_a_dead_ones_within_a_lease_duration(
     kube: RunningEmulator, api_client: Any, shards: int, replicas: int
 ) -> None:
+    # No watch here: replicas see each other's renewals on their own rounds' LISTs only (a watch that broke),
+    # so the takeover may come up to a retry period to see the renewal and one to act later.
     fleet = Fleet(api_client, shards, [f"greenlane-{i}" for i in range(replicas)])
     for _ in range(12):
         fleet.round()

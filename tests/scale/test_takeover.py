@@ -1,6 +1,6 @@
 """Four ``Manager`` replicas on the strict emulator, one shard each: kill one, and its rollouts are
-reconciled by the others within one lease duration (plus the retry period candidates look at), while no
-rollout is ever reconciled by two replicas at once."""
+reconciled by the others one lease duration after its last renewal (they watch each other's Leases), never
+before, while no rollout is ever reconciled by two replicas at once."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import yaml
 from controller.clock import SystemClock
 from controller.engine import Outcome
 from controller.kube.client import TimeoutApiClient
+from controller.kube.leader import LeaderElector
 from controller.kube.manager import Manager, ManagerConfig
-from controller.kube.shards import shard_of
+from controller.kube.shards import SHARD_LEASE, ShardedLeases, shard_of
 from tests.conftest import REPO
 from tests.kube.harness import RunningEmulator
 
@@ -31,8 +32,14 @@ def rollout(i: int) -> dict[str, Any]:
     return doc  # no Deployments, no route: Invalid, cheap to reconcile, looked at again on every takeover
 
 
+Renewal = tuple[str, str, float | None]
+"""(replica, shard Lease, start of its last successful acquire/renew round after an election round)."""
+
+
 class Replica:
-    def __init__(self, kube: RunningEmulator, name: str, log: list[tuple[str, str, float, float]]) -> None:
+    def __init__(
+        self, kube: RunningEmulator, name: str, log: list[tuple[str, str, float, float]], rounds: list[Renewal]
+    ) -> None:
         api = TimeoutApiClient(kube.configuration())
         config = ManagerConfig(
             namespaces=("shop",),
@@ -59,7 +66,21 @@ class Replica:
                     log.append((name, f"{namespace}/{rollout}", started, time.monotonic()))
 
         self.manager.reconciler.run = recorded  # type: ignore[method-assign,assignment]  # observe, do not change
+        ownership = self.manager.ownership
+        assert isinstance(ownership, ShardedLeases)
+        for shard, elector in enumerate(ownership._electors):
+            elector.try_acquire_or_renew = self._timed(elector, SHARD_LEASE.format(shard), rounds)  # type: ignore[method-assign]
         self.thread = threading.Thread(target=self.manager.run, name=name, daemon=True)
+
+    def _timed(self, elector: LeaderElector, lease: str, rounds: list[Renewal]) -> Callable[[], bool]:
+        election = elector.try_acquire_or_renew
+
+        def timed() -> bool:
+            held = election()
+            rounds.append((self.name, lease, elector._renewed_at))
+            return held
+
+        return timed
 
     def kill(self) -> None:
         """Dies: stops renewing and working at once, releases nothing."""
@@ -78,7 +99,8 @@ def test_four_replicas_take_over_a_dead_ones_rollouts_and_never_overlap(kube: Ru
     for i in range(ROLLOUTS):
         kube.seed(rollout(i))
     log: list[tuple[str, str, float, float]] = []
-    replicas = [Replica(kube, f"greenlane-{i}", log) for i in range(4)]
+    rounds: list[Renewal] = []
+    replicas = [Replica(kube, f"greenlane-{i}", log, rounds) for i in range(4)]
     for replica in replicas:
         replica.thread.start()
 
@@ -104,16 +126,22 @@ def test_four_replicas_take_over_a_dead_ones_rollouts_and_never_overlap(kube: Ru
     }
     takeover, earliest = max(firsts.values()) - killed, min(firsts.values()) - killed
     print(f"takeover {takeover:.2f}s after the kill (lease duration {LEASE:g}s, retry period {RETRY:g}s)")
-    # Nobody takes over before the lease can have expired (its last renewal was at most RENEW before the kill,
-    # and peers count from when they saw it) ...
+    # Nobody takes the shard before a whole lease duration from the victim's last renewal: by then the victim,
+    # had it been alive but cut off, would have stopped writing (its renew deadline counts from the same start).
+    lease = SHARD_LEASE.format(shard)
+    renewals = [(name, at) for name, named, at in list(rounds) if named == lease and at is not None]
+    renewed = max(at for name, at in renewals if name == victim.name)
+    acquired = min(at for name, at in renewals if name != victim.name and at > renewed)
+    assert acquired - renewed >= LEASE, f"taken {acquired - renewed:.2f}s after the victim's last renewal"
     assert earliest >= LEASE - RENEW, f"an orphan was reconciled {earliest:.1f}s after the kill, lease still valid"
-    # ... and the takeover is the lease's doing: expiry, a retry tick to see it, one to acquire, then the orphans
-    # in waves of `workers` reconciles. The wall-clock part of that (reconciles, the shard round's LIST and
-    # PUTs) stretches on a busy machine, so it is taken from this run's own reconciles and given one more lease
-    # of room; the exact "within one lease duration" is proven on a manual clock in test_shards.py.
+    # ... and taken when the lease runs out as the others saw it (on a watch: the renewal's moment), not a retry
+    # period or two later; then the orphans in waves of `workers` reconciles. The wall-clock part of that (the
+    # watch event, the round's LIST and PUTs, the reconciles) stretches on a busy machine, so it is taken from
+    # this run's own reconciles and given one more lease of room; the exact moment is proven on a manual clock
+    # in test_shards.py.
     waves = -(-len(orphans) // 2)
     slowest = max(end - start for _, _, start, end in log)
-    bound = LEASE + 2 * RETRY + waves * slowest + LEASE
+    bound = LEASE + waves * slowest + LEASE
     assert takeover <= bound, f"took {takeover:.1f}s, bound {bound:.1f}s"
     by_key: dict[str, list[tuple[float, float, str]]] = defaultdict(list)
     for name, key, start, end in log:

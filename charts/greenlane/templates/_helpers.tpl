@@ -104,5 +104,5 @@ controller/kube/permissions.py exactly: tests/ship/test_rbac.py renders this and
 {{- define "greenlane.releaseRules" -}}
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  verbs: ["get", "list", "create", "update"]
+  verbs: ["get", "list", "watch", "create", "update"]
 {{- end }}
