@@ -50,13 +50,19 @@ class LeaseWatch:
     """Our Leases in ``namespace`` (names starting with one of ``prefixes``), each new version announced."""
 
     def __init__(
-        self, api: k8s.ApiClient, namespace: str, prefixes: tuple[str, ...], clock: Clock, on_seen: Seen
+        self,
+        api: k8s.ApiClient,
+        namespace: str,
+        prefixes: tuple[str, ...],
+        clock: Clock,
+        on_seen: Seen,
+        watch_seconds: int = WATCH_SECONDS,
     ) -> None:
         self._prefixes, self._on_seen = prefixes, on_seen
         self.store = Store("leases", trim, accept=self._ours, on_change=self._changed)
         # rbac: coordination.k8s.io/leases list,watch
         self.informer = Informer(
-            "leases", raw_lister(api, LEASES, namespace), self.store, clock, timeout_seconds=WATCH_SECONDS
+            "leases", raw_lister(api, LEASES, namespace), self.store, clock, timeout_seconds=watch_seconds
         )
 
     def start(self, stop: threading.Event) -> threading.Thread:

@@ -15,8 +15,8 @@ from kubernetes.client import CoordinationV1Api
 
 from controller.clock import ManualClock
 from controller.kube.leader import LeaderElector, LeaseConfig
-from controller.kube.lease_watch import trim
-from controller.kube.shards import ShardedLeases, shard_of
+from controller.kube.lease_watch import LeaseWatch, lease_fields, trim
+from controller.kube.shards import PREFIXES, ShardedLeases, shard_of
 from tests.kube.harness import RunningEmulator
 
 CONFIG = LeaseConfig(namespace="greenlane-system", lease_duration=15.0, renew_deadline=10.0, retry_period=2.0)
@@ -273,3 +273,43 @@ def test_the_lease_watch_times_a_renewal_when_it_arrives_without_any_round(
     finally:
         stop.set()
         watcher.watch.close()
+
+
+def test_the_lease_watch_relists_after_410_and_still_times_renewals_by_arrival(
+    kube: RunningEmulator, api_client: Any
+) -> None:
+    clock = ManualClock()
+    holder = LeaderElector(api_client, "a", replace(CONFIG, name="greenlane-shard-0"), clock)
+    seen: list[tuple[str, str, float]] = []
+    watch = LeaseWatch(
+        api_client,
+        CONFIG.namespace,
+        PREFIXES,
+        clock,
+        lambda name, lease: seen.append((name, lease_fields(lease)[0], clock.monotonic())),
+        watch_seconds=1,
+    )
+    stop = threading.Event()
+    watch.start(stop)
+
+    def renewed_and_seen(at: float) -> None:
+        clock.advance(at - clock.monotonic())
+        assert holder.try_acquire_or_renew()
+        version = CoordinationV1Api(api_client).read_namespaced_lease("greenlane-shard-0", CONFIG.namespace)
+        deadline = time.monotonic() + 30
+        while ("greenlane-shard-0", version.metadata.resource_version, at) not in seen:
+            assert time.monotonic() < deadline, f"renewal at {at} not seen: {seen}"
+            time.sleep(0.02)
+
+    try:
+        renewed_and_seen(1.0)
+        kube.expire_watches()  # etcd compacted: resuming from our version is 410 Gone
+        renewed_and_seen(2.0)  # seen by the watch still open, or by the relist after it: at its arrival
+        deadline = time.monotonic() + 30
+        while watch.informer.lists < 2:
+            assert time.monotonic() < deadline, "no relist after 410"
+            time.sleep(0.02)
+        renewed_and_seen(3.0)  # and the watch that follows the relist delivers the next one
+    finally:
+        stop.set()
+        watch.close()
