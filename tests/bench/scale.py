@@ -339,7 +339,10 @@ def takeover(count: int, replicas: int) -> tuple[float, float]:
             mine = {lease for lease, holder in holders.items() if holder == "greenlane-1"}
             shards = {lease.rsplit("-", 1)[1] for lease in mine}
             before = shard_reconciles(survivors, shards)
-            killed = time.monotonic()
+            paths = [f"leases/greenlane-system/{lease}" for lease in sorted(mine)]
+            fakes.session.post(f"{fakes.api}/_bench/track", json={"paths": paths}, timeout=30)
+            time.sleep(2 * 2.0)  # two retry periods: the victim's renewals are on record
+            killed, killed_at = time.monotonic(), time.time()
             stop(victim.proc, kill=True)
             leased = reconciled = None
             while leased is None or reconciled is None:
@@ -352,12 +355,26 @@ def takeover(count: int, replicas: int) -> tuple[float, float]:
                 if time.monotonic() - killed > 120:
                     raise RuntimeError(f"no takeover: {shard_holders(fakes)}")
                 time.sleep(0.05)
+            renewed = last_renewal(fakes, paths, "greenlane-1")
             print(
                 f"shards {sorted(mine)} of the killed replica taken over after {leased:.2f}s, first reconcile of "
-                f"each by the others after {reconciled:.2f}s (lease duration 15s)",
+                f"each by the others after {reconciled:.2f}s (lease duration 15s); its last renewal was "
+                f"{killed_at - renewed:.2f}s before the kill: taken {leased + killed_at - renewed:.2f}s and "
+                f"reconciled {reconciled + killed_at - renewed:.2f}s after it",
                 flush=True,
             )
             return leased, reconciled
+
+
+def last_renewal(fakes: Fakes, paths: list[str], holder: str) -> float:
+    """Wall time of ``holder``'s last write of any of the Leases at ``paths`` (the fake API's record)."""
+    writes = [
+        at
+        for path in paths
+        for at, spec, _ in fakes.session.get(f"{fakes.api}/_bench/history", params={"path": path}, timeout=30).json()
+        if (spec or {}).get("holderIdentity") == holder
+    ]
+    return float(max(writes))
 
 
 def shard_reconciles(ops: list[Operator], shards: set[str]) -> dict[str, float]:
