@@ -15,19 +15,24 @@ aggregations (``or``, ``/``, ``vector(0)``) is evaluated here with PromQL's sema
 (:mod:`controller.analysis.promql_ast`). ``tests/analysis/test_batch.py`` checks identical CheckResults
 against a real Prometheus.
 
-One query per template: the queries of one builtin template (latency's quantile and its request count,
-error-rate's 5xx and all requests) are fetched together, each part tagged ``greenlane_part``; parts are
-cached per round by their text, so the traffic probe reuses the request counts already fetched.
+One query per template and round: the queries of one builtin template (latency's quantile and its request
+count, error-rate's 5xx and all requests), at every window the round's tracks ask (a step's evidence window
+is cut to one of a few dozen shared spans), are fetched together, each part over its own tracks and tagged
+``greenlane_part``; parts are cached per round by their text, so the traffic probe reuses the request counts
+already fetched. Raw range vectors (memory, connections) cannot be joined by ``or``: one query per window.
+The query is sent, and its answer decoded and split, on the batch's own threads: the cost is the round's,
+not that of the reconcile that happened to ask first.
 
 What is not batched (sent as it is): custom queries, templates this module cannot parse, pod regexes
 without a template hash. A grouped query that Prometheus rejects falls back to the per-track query, so a
 template error still reads exactly as before. Rounds are the caller's: queries for the same ``at`` share
 an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). A track first seen
-after its round's query ran gets a top-up query (once: it is included from the next round on); a track is
-dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the tracks of
-deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency`` grouped
-queries run at once,
-and a caller waits for another's at most ``deadline`` seconds (then: the source is unavailable).
+after its round's query ran gets a top-up query (once: it is included from the next round on), shared with
+the other late tracks of the round that ask within ``linger`` (at most 50 ms); a
+track is dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the
+tracks of deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency``
+grouped queries run at once, and a caller waits for its query at most ``deadline`` seconds (then: the
+source is unavailable).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -62,6 +68,12 @@ _VARIABLE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
 _TRACK_VARIABLES = frozenset({"namespace", "pods", "deployment"})
 Track = tuple[str, str]
 """(namespace, ``<deployment>-<hash>``), or ("", deployment) for templates that select by application name."""
+MAX_LINGER = 0.05
+"""Longest wait of a top-up for others (a two-hundredth of the round, at most this): late tracks that the
+workers evaluate at the same moment share a query. Short, because it is paid by a reconcile, per query,
+and an evaluation asks a dozen queries one after the other."""
+DUE_SLACK = 1.0
+"""Seconds after a round's end within which a track's expected evaluation still counts it in the round."""
 TimeKey = tuple[float, ...]
 """(at,) for an instant query, (start, end, step) for a range query."""
 
@@ -231,13 +243,25 @@ def _seen(previous: _Seen | None, now: float) -> _Seen:
 
 @dataclass
 class _Fetch:
-    parts: tuple[LeafKey, ...]
-    tracks: frozenset[Track]
+    """One grouped query: each part (a leaf with its variables, e.g. one window) over its own tracks."""
+
+    parts: dict[LeafKey, frozenset[Track]]
+    kind: Hashable = None
+    """Which fetches may merge: the same template's parts asked the same way, or the very same part."""
+    open: bool = False
+    """A top-up still gathering the tracks that miss the same round (see ``BatchingSource.linger``)."""
     done: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
 
+    def join(self, wanted: Mapping[LeafKey, frozenset[Track]]) -> None:
+        for key, tracks in wanted.items():
+            self.parts[key] = self.parts.get(key, frozenset()) | tracks
+
     def covers(self, keys: Iterable[LeafKey], track: Track) -> bool:
-        return track in self.tracks and all(k in self.parts for k in keys)
+        return all(track in self.parts.get(k, ()) for k in keys)
+
+    def waiting(self, key: LeafKey) -> frozenset[Track]:
+        return self.parts.get(key, frozenset())
 
 
 @dataclass
@@ -293,21 +317,29 @@ class BatchingSource:
         deadline: float = 30.0,
         ttl: float = 60.0,
         horizon: float = math.inf,
+        linger: float | None = None,
         rounds_kept: int = 4,
         monotonic: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         on_query: Callable[[str], None] = lambda kind: None,
     ) -> None:
         self.inner = inner
         self.stats = BatchStats()
         self._families = families()
         self._interest: dict[LeafKey, dict[Track, _Seen]] = {}
+        self._shape: dict[LeafKey, int] = {}
+        """How each part was last asked: 1 instant, 3 range (``TimeKey``'s length)."""
         self._rounds: OrderedDict[TimeKey, _Round] = OrderedDict()
         self._rejected: set[LeafKey] = set()
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
+        self._concurrency = max(1, concurrency)
+        self._pool: ThreadPoolExecutor | None = None
         self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
         self._horizon = horizon
-        self._monotonic, self._on_query = monotonic, on_query
+        self.linger = min(MAX_LINGER, horizon / 200) if linger is None and math.isfinite(horizon) else (linger or 0.0)
+        """Seconds a top-up waits for other tracks missing the same round, so that they share one query."""
+        self._monotonic, self._wall, self._on_query = monotonic, wall, on_query
         self.noise = NoiseCache()
         """Blue noise models learned from this endpoint's answers (reused across rounds; see noise_cache)."""
 
@@ -316,6 +348,10 @@ class BatchingSource:
         return list(self._families)
 
     def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
         closer = getattr(self.inner, "close", None)
         if callable(closer):
             closer()
@@ -345,7 +381,7 @@ class BatchingSource:
         if len(needed) != len(keys) or (len(when) > 1 and family.vector) or any(k in self._rejected for k in needed):
             return self._passthrough(query, send)  # vector() over a range needs the server's own step grid
         extra = [k for k in (_leaf_key(leaf, variables) for leaf in family.siblings) if k is not None]
-        data = self._data(needed, extra, track, when, send)
+        data = self._data(family, needed, extra, track, when, send)
         if data is None:  # the grouped query was rejected: ask as the caller did, for the exact error
             self.stats.fallbacks += 1
             if not set(needed) <= self._rejected:
@@ -374,6 +410,7 @@ class BatchingSource:
     # ---- one round -----------------------------------------------------------------------------
     def _data(
         self,
+        family: Family,
         needed: list[LeafKey],
         extra: list[LeafKey],
         track: Track,
@@ -385,18 +422,26 @@ class BatchingSource:
         parts = tuple(dict.fromkeys(needed + (extra if combinable else [])))
         with self._lock:
             for key in parts:
+                self._shape[key] = len(when)
                 tracks = self._interest.setdefault(key, {})
                 seen = tracks[track] = _seen(tracks.get(track), now)
                 for ahead in _successors(key, seen.period):  # the windows it will ask next: in their queries now
                     later = self._interest.setdefault(ahead, {})
+                    self._shape.setdefault(ahead, len(when))
                     before = later.get(track)
                     later[track] = _Seen(now, before.period if before is not None else seen.period)
             rnd = self._round(when, now)
-            fetch, owner = self._fetch_for(rnd, needed, parts, track, now)
+            group = self._group(family, parts, len(when)) if combinable else parts
+            kind = (frozenset({*family.leaves, *family.siblings}), len(when)) if combinable else frozenset(parts)
+            fetch, owner = self._fetch_for(rnd, needed, group, kind, track, self._round_end(when, now))
         if owner:
             assert fetch is not None
-            self._run(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in parts))
-        elif fetch is not None and not fetch.done.wait(self._deadline):
+            if fetch.open:  # on this thread, which waits anyway: the batch's threads only ever send
+                time.sleep(self.linger)
+                with self._lock:
+                    fetch.open = False
+            self._start(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in fetch.parts))
+        if fetch is not None and not fetch.done.wait(self._deadline):
             raise SourceUnavailable(f"the grouped query did not answer within the round deadline ({self._deadline:g}s)")
         if fetch is not None and isinstance(fetch.error, QueryRejected):
             return None
@@ -406,30 +451,69 @@ class BatchingSource:
         with self._lock:
             return {k: rnd.data.get(k, {}).get(track, []) for k in needed}
 
+    def _group(self, family: Family, parts: tuple[LeafKey, ...], shape: int) -> tuple[LeafKey, ...]:
+        """``parts`` and every other part of the same template that tracks ask: fetched in one query.
+
+        The windows of one template differ per track (a step's evidence window is cut to a shared span), and
+        each window is a part of its own; asking them all in one query per round keeps the queries per round
+        at one per template, however many windows the fleet's steps are at. Only parts last asked the same way
+        (instant, or range) join: a range round's answer is no use to an instant ask, and the reverse.
+        """
+        leaves = {*family.leaves, *family.siblings}
+        others = (
+            k
+            for k in self._interest
+            if k[0] in leaves and not k[0].range_vector and k not in self._rejected and self._shape.get(k) == shape
+        )
+        return tuple(dict.fromkeys([*parts, *others]))
+
     def _fetch_for(
-        self, rnd: _Round, needed: list[LeafKey], parts: tuple[LeafKey, ...], track: Track, now: float
+        self,
+        rnd: _Round,
+        needed: list[LeafKey],
+        group: tuple[LeafKey, ...],
+        kind: Hashable,
+        track: Track,
+        end: float,
     ) -> tuple[_Fetch | None, bool]:
-        """The query that answers ``track`` (None: already answered), and whether this caller must send it."""
+        """The query that answers ``track`` (None: already answered), and whether this caller must send it.
+
+        A new query asks, per part of ``group``, the tracks due in this round that no answer or query in
+        flight covers yet, and always ``track`` for the parts it needs. A top-up (the round has answers
+        already) that has not been sent yet takes in the next late tracks of the same ``kind``.
+        """
         if rnd.has(needed, track):
             return None, False
         for fetch in rnd.pending:
             if fetch.covers(needed, track):
                 return fetch, False
-        tracks = {t for k in parts for t, seen in self._interest.get(k, {}).items() if self._due(seen, now)}
-        done = {t for t in tracks if rnd.has(parts, t)}
-        waiting = {t for f in rnd.pending if set(parts) <= set(f.parts) for t in f.tracks}
-        fetch = _Fetch(parts, frozenset((tracks - done - waiting) | {track}))
+        wanted: dict[LeafKey, frozenset[Track]] = {}
+        for key in group:
+            due = {t for t, seen in self._interest.get(key, {}).items() if _due(seen, end)}
+            left = due - rnd.covered.get(key, set()) - {t for f in rnd.pending for t in f.waiting(key)}
+            if key in needed:
+                left.add(track)
+            if left:
+                wanted[key] = frozenset(left)
+        for fetch in rnd.pending:
+            if fetch.open and fetch.kind == kind:
+                fetch.join(wanted)
+                return fetch, False
+        fetch = _Fetch(wanted, kind, open=self.linger > 0 and any(rnd.covered.get(k) for k in group))
         rnd.pending.append(fetch)
         return fetch, True
 
-    def _due(self, seen: _Seen, now: float) -> bool:
-        """Whether a track is expected to ask within ``horizon`` seconds (its last ask plus its period).
+    def _round_end(self, when: TimeKey, now: float) -> float:
+        """When (on the monotonic clock) the round of ``when`` ends: its evaluation instant plus ``horizon``.
 
-        A round's queries carry only the tracks that evaluate in it: with rounds of 10 s and evaluations every
-        30 s, the others would be two thirds of every answer, decoded and held for nothing. A track whose
-        period is not known yet, or that is overdue, is always included; one mispredicted costs a top-up.
+        The operator aligns a round's evaluation instant to the round's start, so the round ends ``horizon``
+        after it, however late in the round the first caller comes. Bounded to [now, now + horizon]: a wall
+        clock that jumped cannot make a round longer than one, or end before it began.
         """
-        return seen.period <= 0.0 or seen.last + seen.period < now + self._horizon
+        if not math.isfinite(self._horizon):
+            return math.inf
+        left = when[-2 if len(when) == 3 else 0] + self._horizon - self._wall()
+        return now + min(max(left, 0.0), self._horizon)
 
     def _round(self, when: TimeKey, now: float) -> _Round:
         rnd = self._rounds.get(when)
@@ -442,28 +526,62 @@ class BatchingSource:
                     del tracks[stale]
                 if not tracks:
                     del self._interest[key]
+                    self._shape.pop(key, None)
         return rnd
 
-    def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], *, topup: bool) -> None:
+    def _start(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], *, topup: bool) -> None:
+        """Send ``fetch`` on the batch's own threads: the caller waits for it like every other caller.
+
+        The grouped answer is the whole round's (every track's series, decoded and split here); it is the
+        fleet's cost, not the cost of the reconcile that happened to ask first, and it is paid off the
+        reconcile's thread so that reconcile's latency is its own work plus the wait.
+        """
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="greenlane-batch")
+            pool = self._pool
         try:
-            query = _render(fetch.parts, fetch.tracks)
+            pool.submit(self._run, rnd, fetch, send, topup)
+        except RuntimeError as exc:  # closed: answer the waiters rather than leave them to the deadline
+            self._finish(rnd, fetch, SourceUnavailable(f"the batch is closed: {exc}"))
+
+    def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], topup: bool) -> None:
+        error: Exception | None = None
+        try:
+            query = _render(fetch.parts)
             with self._slots:
                 self.stats.grouped += 1
                 self.stats.topups += topup
                 self._on_query("topup" if topup else "grouped")
                 answer = send(query)
-            split = _split(fetch.parts, answer, fetch.tracks)
+            split = _split(fetch.parts, answer)
             with self._lock:
                 for key, per_track in split.items():
                     rnd.data.setdefault(key, {}).update(per_track)
-                    rnd.covered.setdefault(key, set()).update(fetch.tracks)
+                    rnd.covered.setdefault(key, set()).update(fetch.parts[key])
         except Exception as exc:  # handed to every caller waiting on this fetch
-            fetch.error = exc
+            error = exc
         finally:
-            with self._lock:
-                if fetch in rnd.pending:
-                    rnd.pending.remove(fetch)
-            fetch.done.set()
+            self._finish(rnd, fetch, error)
+
+    def _finish(self, rnd: _Round, fetch: _Fetch, error: Exception | None) -> None:
+        fetch.error = error
+        with self._lock:
+            if fetch in rnd.pending:
+                rnd.pending.remove(fetch)
+        fetch.done.set()
+
+
+def _due(seen: _Seen, end: float) -> bool:
+    """Whether a track is expected to ask before ``end`` (its last ask plus its period), or within ``DUE_SLACK``.
+
+    A round's queries carry only the tracks that evaluate in it: with rounds of 10 s and evaluations every
+    30 s, the others would be two thirds of every answer, decoded and held for nothing. A track whose period
+    is not known yet, or that is overdue, is always included. A track mispredicted costs a query of its own
+    (a top-up), one included in vain only its share of an answer: evaluations run a little later than
+    planned, rarely earlier, so one expected just after the round's end is included too.
+    """
+    return seen.period <= 0.0 or seen.last + seen.period < end + DUE_SLACK
 
 
 def _successors(key: LeafKey, growth: float) -> list[LeafKey]:
@@ -499,16 +617,14 @@ def _track(variables: Mapping[str, str], by_app: bool) -> Track | None:
 _DNS_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?")
 
 
-def _render(parts: tuple[LeafKey, ...], tracks: Iterable[Track]) -> str:
-    """One query for ``parts`` over ``tracks``; several parts are tagged with their index and joined by ``or``."""
-    chosen = sorted(tracks)
-    union = {
-        "gl_namespaces": "|".join(sorted({ns for ns, _ in chosen})),
-        "gl_tracks": "|".join(sorted({t for _, t in chosen})),
-        "gl_apps": "|".join(sorted({t for _, t in chosen})),
-    }
+def _render(parts: Mapping[LeafKey, frozenset[Track]]) -> str:
+    """One query for ``parts``, each over its own tracks; several parts are tagged with their index and joined
+    by ``or`` (their series differ by that tag, so ``or`` keeps them all)."""
     texts = []
-    for leaf, variables in parts:
+    for (leaf, variables), tracks in parts.items():
+        chosen = sorted(tracks)
+        names = "|".join(sorted({t for _, t in chosen}))
+        union = {"gl_namespaces": "|".join(sorted({ns for ns, _ in chosen})), "gl_tracks": names, "gl_apps": names}
         values = {**dict(variables), **union}
         texts.append(_VARIABLE.sub(lambda m, values=values: values[m.group(1)], leaf.text))  # type: ignore[misc]
     if len(texts) == 1:
@@ -517,17 +633,20 @@ def _render(parts: tuple[LeafKey, ...], tracks: Iterable[Track]) -> str:
 
 
 def _split(
-    parts: tuple[LeafKey, ...], answer: list[Series], tracks: frozenset[Track]
+    parts: Mapping[LeafKey, frozenset[Track]], answer: list[Series]
 ) -> dict[LeafKey, dict[Track, list[Series]]]:
     """The grouped answer per part and track, labels as the track's own query would have returned them."""
-    out: dict[LeafKey, dict[Track, list[Series]]] = {k: {t: [] for t in tracks} for k in parts}
+    keys = list(parts)
+    out: dict[LeafKey, dict[Track, list[Series]]] = {k: {t: [] for t in tracks} for k, tracks in parts.items()}
     for series in answer:
         labels = dict(series.labels)
-        index = 0 if len(parts) == 1 else int(labels.pop(PART_LABEL, "0"))
-        key = parts[index]
+        index = 0 if len(keys) == 1 else int(labels.pop(PART_LABEL, "0"))
+        if not 0 <= index < len(keys):
+            continue
+        key = keys[index]
         leaf = key[0]
         track = _series_track(leaf, labels)
-        if track not in tracks:
+        if track not in parts[key]:
             continue
         if leaf.aggregated:
             labels.pop(TRACK_LABEL, None)

@@ -237,8 +237,9 @@ def test_tracks_that_stop_asking_leave_the_grouped_queries() -> None:
 
 
 def test_a_window_growing_into_the_next_shared_span_needs_no_query_of_its_own() -> None:
-    """Twenty steps of different ages, evaluated together every 30 s: each round asks one grouped query per
-    window in use, never a one-track top-up for a step whose evidence window just grew into the next span."""
+    """Twenty steps of different ages, evaluated together every 30 s: each round asks one grouped query for
+    every window in use, never a one-track top-up for a step whose evidence window just grew into the next
+    span."""
     from controller.analysis.measure import TrackRef, variables
     from controller.analysis.plan import plan_for
     from controller.analysis.promql import render
@@ -251,7 +252,7 @@ def test_a_window_growing_into_the_next_shared_span_needs_no_query_of_its_own() 
     inner = Recording()
     batched = BatchingSource(inner, monotonic=lambda: now[0])
     starts = [-70.0 - 23.0 * i for i in range(20)]  # steps 70 s to 507 s old at the first round
-    extra = []
+    sent_per_round = []
     for r in range(12):
         at = now[0] = 30.0 * r
         before = len(inner.queries)
@@ -261,10 +262,11 @@ def test_a_window_growing_into_the_next_shared_span_needs_no_query_of_its_own() 
             windows.add(span)
             track = TrackRef("shop", f"app-{i}", f"app-{i}-5d9f8c7b6d-[a-z0-9]{{5}}", None)
             batched.instant(render(plan.template.buckets, variables(plan, track, span)), at)
-        sent = len(inner.queries) - before
+        sent = inner.queries[before:]
         if r >= 1:  # the first round meets every track for the first time
-            extra.append(sent - len(windows))
-    assert extra == [0] * len(extra), f"top-up queries per round: {extra}"
+            sent_per_round.append(len(sent))
+            assert len(windows) > 2 and all(f"[{span:.0f}s]" in sent[0] for span in windows), (windows, sent[0])
+    assert sent_per_round == [1] * len(sent_per_round), f"queries per round: {sent_per_round}"
 
 
 def test_a_rounds_query_names_only_the_tracks_due_in_it() -> None:
@@ -272,14 +274,15 @@ def test_a_rounds_query_names_only_the_tracks_due_in_it() -> None:
     it, not every track ever interested; a track asking out of turn still gets its data (a top-up)."""
     now = [0.0]
     inner = Recording()
-    batched = BatchingSource(inner, monotonic=lambda: now[0], horizon=10.0)
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0, linger=0.0)
 
     def ask(track: str, at: float) -> None:
         batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
 
     phases = {"a-1a2b3c": 0.0, "b-4d5e6f": 10.0, "c-7a8b9c": 20.0}
     for r in range(12):
-        at = now[0] = 10.0 * r
+        at = 10.0 * r
+        now[0] = at + 2.0  # evaluations run within their round, a little after it begins
         sent = len(inner.queries)
         for track, phase in phases.items():
             if at % 30.0 == phase:
@@ -292,3 +295,84 @@ def test_a_rounds_query_names_only_the_tracks_due_in_it() -> None:
     sent = len(inner.queries)
     ask("a-1a2b3c", 120.0)  # out of turn: its own query
     assert len(inner.queries) == sent + 1 and "a-1a2b3c" in inner.queries[-1]
+
+
+def test_the_grouped_query_is_sent_and_split_off_the_callers_thread() -> None:
+    """The round's answer (every track's series) is decoded on the batch's threads, not by the reconcile that
+    happened to ask first; each window's part names only the tracks at that window."""
+    threads: list[str] = []
+
+    class Threads(Recording):
+        def instant(self, query: str, at: float) -> list[Series]:
+            threads.append(threading.current_thread().name)
+            return super().instant(query, at)
+
+    inner = Threads()
+    batched = BatchingSource(inner)
+    template = next(t for t in template_queries() if "http_requests_total" in t and "status" not in t)
+    assert family_of(template) is not None
+    for track, window in (("a-1a2b3c", "64s"), ("b-4d5e6f", "203s")):
+        rendered = template.replace("{{ namespace }}", "shop").replace("{{ pods }}", f"{track}-[a-z0-9]{{5}}")
+        batched.instant(rendered.replace("{{ window }}", window), 0.0)
+    assert threads and threading.current_thread().name not in threads, threads
+    batched.instant(rendered.replace("{{ window }}", "203s"), 30.0)  # round 2: both windows are known
+    parts = inner.queries[-1].split(" or ")
+    assert len(parts) >= 2, inner.queries[-1]
+    at_64 = [p for p in parts if "[64s]" in p]
+    at_203 = [p for p in parts if "[203s]" in p]
+    assert at_64 and all("a-1a2b3c" in p and "b-4d5e6f" not in p for p in at_64), at_64
+    assert at_203 and all("b-4d5e6f" in p and "a-1a2b3c" not in p for p in at_203), at_203
+    batched.close()
+
+
+def test_a_track_expected_just_after_the_rounds_end_is_in_it() -> None:
+    """Evaluations run a little late, rarely early: a track expected within a second after the round's end (its
+    period measured 30.5 s, so due 0.5 s after the round of 90 s) is in the round's query, not a top-up; one
+    expected in the next round is not, however late in this round the first caller comes."""
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0, linger=0.0)
+
+    def ask(track: str, at: float) -> None:
+        batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
+
+    for t in (9.0, 39.5, 70.0):  # period 30.5: next expected at 100.5
+        now[0] = t
+        ask("late-1a2b3c", t - t % 10)
+    for t in (13.0, 43.5, 74.0):  # next expected at 104.5: the round of 100 s
+        now[0] = t
+        ask("next-4d5e6f", t - t % 10)
+    now[0] = 96.0  # the round of 90 s; its first caller comes late in it
+    sent = len(inner.queries)
+    ask("first-7a8b9c", 90.0)
+    assert "late-1a2b3c" in inner.queries[-1] and "next-4d5e6f" not in inner.queries[-1], inner.queries[-1]
+    now[0] = 99.9
+    ask("late-1a2b3c", 90.0)
+    assert len(inner.queries) == sent + 1, "no top-up: the round's query had it"
+
+
+def test_late_tracks_of_a_round_share_one_top_up() -> None:
+    """Tracks the round's query could not foresee (a new step's first window, say) ask within the linger: one
+    query for all of them, not one each; each still receives its own series."""
+    inner = Recording()
+    batched = BatchingSource(inner, horizon=10.0, linger=0.3)
+    batched.instant('python_info{namespace="shop",pod=~"known-1a2b3c-[a-z0-9]{5}"}', 100.0)  # the round's query
+    late = [f"late{i}-4d5e6f" for i in range(6)]
+    errors: list[BaseException] = []
+
+    def ask(track: str) -> None:
+        try:
+            batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', 100.0)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in late]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10.0)
+    assert not errors, errors
+    topups = inner.queries[1:]
+    assert len(topups) < len(late), topups
+    assert all(any(t in q for q in topups) for t in late), topups
+    batched.close()
