@@ -12,7 +12,7 @@ track, when a failing value was first served.
 Track names are ``<deployment>-<hash>``; deployments are ``app-<index>`` and ``app-<index>-py312`` in
 namespace ``bench-<index>`` (how the bench names them), which is how a track maps to its namespace.
 
-Run: ``python -m tests.bench.fakeprom --ready-file PATH``.
+Run: ``python -m tests.bench.fakeprom --ready-file PATH`` (``FAKEPROM_LOG=PATH`` logs every instant query).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import time
 from collections import Counter
@@ -159,6 +160,15 @@ class Prom:
         return {"resultType": "vector", "result": [_vector({}, value, at)]}
 
 
+def log_query(query: str, at: float) -> None:
+    """``FAKEPROM_LOG=PATH``: append each instant query (wall time, evaluation time, text) to PATH, to see what
+    a round asks (which windows, which tracks, which top-ups)."""
+    path = os.environ.get("FAKEPROM_LOG")
+    if path:
+        with open(path, "a") as out:
+            out.write(f"{time.time():.1f}\t{at}\t{query}\n")
+
+
 def _vector(labels: dict[str, str], value: float, at: float) -> Json:
     return {"metric": labels, "value": [at, repr(float(value))]}
 
@@ -175,6 +185,7 @@ def app() -> web.Application:
     async def query(request: web.Request) -> web.Response:
         args = await params(request)
         at = float(args.get("time") or time.time())
+        log_query(args["query"], at)
         return web.json_response({"status": "success", "data": prom.instant(args["query"], at)})
 
     async def query_range(request: web.Request) -> web.Response:
