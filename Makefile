@@ -85,9 +85,9 @@ SCALE_ARGS ?=
 bench-scale: setup
 	$(BIN)/python -m tests.bench.scale $(SCALE_ARGS)
 
-# Churn soak (issue 15, bounded memory): 1,000 standing rollouts, then batches of 100 created and deleted 45 s
-# later (with their Deployments, ReplicaSets and routes) for SOAK_MINUTES; prints RSS, /metrics series and cache
-# objects per cycle, first/last quartile means and the second half's slope per 1,000 rollouts churned.
+# Churn soak (issue 15, bounded memory): 1,000 standing rollouts, then batches of 100 created and deleted ten
+# batches later (with their Deployments, ReplicaSets and routes) for SOAK_MINUTES; prints RSS, /metrics series
+# and cache objects per cycle, first/last quartile means and the second half's slope per 1,000 rollouts churned.
 # SOAK_ARGS="--memory-snapshots" adds tracemalloc and live-object diffs from the operator. Run it alone.
 SOAK_MINUTES ?= 15
 SOAK_ARGS ?=

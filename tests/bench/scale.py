@@ -383,15 +383,16 @@ def wait_balanced(fakes: Fakes, replicas: int) -> dict[str, str | None]:
 # ---- churn soak -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SoakPlan:
-    """Rollouts created in batches, each deleted (with its Deployments, ReplicaSets and route) ``lifetime``
-    seconds later, for ``cycles`` batches or ``minutes`` of churn, on top of a standing fleet of ``base``."""
+    """Rollouts created in batches on top of a standing fleet of ``base``, for ``cycles`` batches or ``minutes``;
+    once ``live`` batches are alive, each new one is followed by the deletion of the oldest (with its
+    Deployments, ReplicaSets and route), so the population is constant and a slope is churn, not growth."""
 
     base: int
     batch: int
     cycles: int = 0
     minutes: float = 0.0
-    lifetime: float = 45.0
-    """Longer than an evaluation interval (30 s), so the baking ones query Prometheus before they go."""
+    live: int = 10
+    """Batches alive at once: at a few seconds a cycle, a churned rollout lives past an evaluation (30 s)."""
     fleet_rate: float = 100.0
     snapshots: bool = False
 
@@ -399,8 +400,8 @@ class SoakPlan:
 def soak(plan: SoakPlan) -> list[Sample]:
     length = f"{plan.minutes:g} minutes" if plan.minutes else f"{plan.cycles} cycles"
     print(
-        f"\n== churn soak: {plan.base} rollouts, then {length} of batches of {plan.batch} created and deleted "
-        f"{plan.lifetime:g}s later ==",
+        f"\n== churn soak: {plan.base} rollouts, then {length} of batches of {plan.batch} created, each deleted "
+        f"once {plan.live} newer batches are alive ==",
         flush=True,
     )
     with running_fakes() as fakes, tempfile.TemporaryDirectory() as tmp:
@@ -413,11 +414,14 @@ def soak(plan: SoakPlan) -> list[Sample]:
             first_pass(op, plan.base)
             samples, before, after = _churn_cycles(fakes, op, plan, snapshots)
             report_errors(op)
-        for line in summary(samples, before, after, plan.fleet_rate):
+        for line in summary(samples, before, after, plan.fleet_rate, plan.live):
             print(line, flush=True)
         if snapshots is not None:  # read before the temporary directory goes
-            print("(tracemalloc on: RSS above includes its own bookkeeping)", flush=True)
-            for first, second in ((1, 2), (2, 3)):
+            print(
+                "(tracemalloc on: RSS includes its bookkeeping; snapshots after build-up, at the end, after the drain)"
+            )
+            taken = len(list(snapshots.glob("snapshot-*.tracemalloc")))
+            for first, second in [(n, n + 1) for n in range(1, taken)]:
                 for line in snapshot_diff(snapshots, first, second):
                     print(line, flush=True)
     return samples
@@ -430,13 +434,16 @@ def _churn_cycles(
     before = _sample(op, 0, 0, 0.0)
     samples: list[Sample] = []
     live: deque[tuple[float, list[int]]] = deque()
+    lifetimes: list[float] = []
     churned, cycle, marks = 0, 0, [0.25, 1.0]
     while (cycle < plan.cycles) if plan.cycles else (time.monotonic() - started < plan.minutes * 60):
         indexes = [plan.base + 1000 + cycle * plan.batch + k for k in range(plan.batch)]
         create(fakes, indexes)
         live.append((time.monotonic(), indexes))
-        while live and time.monotonic() - live[0][0] >= plan.lifetime:
-            churned += delete(fakes, live.popleft()[1])
+        if len(live) > plan.live:
+            born, oldest = live.popleft()
+            lifetimes.append(time.monotonic() - born)
+            churned += delete(fakes, oldest)
         cycle += 1
         samples.append(_sample(op, cycle, churned, time.monotonic() - started))
         s = samples[-1]
@@ -447,15 +454,17 @@ def _churn_cycles(
             flush=True,
         )
         progress = cycle / plan.cycles if plan.cycles else (time.monotonic() - started) / (plan.minutes * 60)
-        if snapshots is not None and marks and progress >= marks[0]:
-            _snapshot(op, snapshots, 3 - len(marks))
+        if snapshots is not None and marks and progress >= marks[0] and cycle > plan.live:  # after the build-up
+            _snapshot(op, snapshots)
             marks.pop(0)
+    if lifetimes:
+        print(f"churned rollouts lived {_seconds(lifetimes)} from creation to deletion", flush=True)
     while live:
         churned += delete(fakes, live.popleft()[1])
     time.sleep(2.0)  # the last releases' reconciles finish and forget their rollouts
     after = _sample(op, cycle, churned, time.monotonic() - started)
     if snapshots is not None:
-        _snapshot(op, snapshots, 3)
+        _snapshot(op, snapshots)
     return samples, before, after
 
 
@@ -465,8 +474,9 @@ def _sample(op: Operator, cycle: int, churned: int, seconds: float) -> Sample:
     return Sample(cycle, churned, seconds, rss, series, per_rollout, rollouts, cache, nbytes, queue)
 
 
-def _snapshot(op: Operator, directory: Path, number: int, within: float = 120.0) -> None:
-    """Ask the operator for memory snapshot ``number`` (SIGUSR1) and wait until it is written."""
+def _snapshot(op: Operator, directory: Path, within: float = 300.0) -> None:
+    """Ask the operator for its next memory snapshot (SIGUSR1) and wait until it is written."""
+    number = len(list(directory.glob("snapshot-*.tracemalloc"))) + 1 if directory.exists() else 1
     op.proc.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + within
     while not (directory / f"snapshot-{number}.tracemalloc").exists():
@@ -565,12 +575,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--window", type=float, default=60.0, help="seconds of steady state measured per size")
     parser.add_argument("--shards", default="2,4", help="replica counts for the takeover measurement ('' skips)")
     parser.add_argument("--shard-rollouts", type=int, default=1000, help="standing fleet of the takeover and churn")
-    parser.add_argument("--churn-cycles", type=int, default=8, help="batches created and deleted (0 skips churn)")
+    parser.add_argument("--churn-cycles", type=int, default=30, help="batches created and deleted (0 skips churn)")
     parser.add_argument("--churn-batch", type=int, default=100)
     parser.add_argument(
         "--soak-minutes", type=float, default=0.0, help="churn for this long instead of --churn-cycles batches"
     )
-    parser.add_argument("--churn-lifetime", type=float, default=45.0, help="seconds a churned rollout lives")
+    parser.add_argument("--churn-live", type=int, default=10, help="churned batches alive at once")
     parser.add_argument(
         "--fleet-churn", type=float, default=100.0, help="rollouts/hour of the real fleet the soak is compared to"
     )
@@ -590,7 +600,7 @@ def main(argv: list[str] | None = None) -> None:
             args.churn_batch,
             cycles=0 if args.soak_minutes else args.churn_cycles,
             minutes=args.soak_minutes,
-            lifetime=args.churn_lifetime,
+            live=args.churn_live,
             fleet_rate=args.fleet_churn,
             snapshots=args.memory_snapshots,
         )

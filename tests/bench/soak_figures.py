@@ -77,8 +77,10 @@ def slope_per_thousand(samples: Sequence[Sample], value: str) -> float:
     return float(statistics.linear_regression(xs, [float(getattr(s, value)) for s in half]).slope)
 
 
-def summary(samples: Sequence[Sample], before: Sample, after: Sample, fleet_rate: float) -> list[str]:
-    """The soak's report lines; ``before`` is sampled before the first cycle, ``after`` once all are deleted."""
+def summary(samples: Sequence[Sample], before: Sample, after: Sample, fleet_rate: float, warmup: int) -> list[str]:
+    """The soak's report lines; ``before`` is sampled before the first cycle, ``after`` once all are deleted.
+
+    Quartiles and slopes leave out the first ``warmup`` cycles, while the churned population builds up."""
     last = samples[-1]
     hours = last.churned / fleet_rate if fleet_rate > 0 else float("nan")
     rate = last.churned / (last.seconds / 3600) if last.seconds > 0 else float("nan")
@@ -87,15 +89,17 @@ def summary(samples: Sequence[Sample], before: Sample, after: Sample, fleet_rate
         f"{len(samples)} cycles: {rate:,.0f} rollouts/hour, i.e. {last.churned:,} rollouts ≈ {hours:,.1f} hours "
         f"of a fleet creating and deleting {fleet_rate:,.0f} rollouts/hour",
     ]
+    steady = samples[warmup:] if len(samples) > warmup else samples
+    lines.append(f"steady churn (constant population) from cycle {samples.index(steady[0]) + 1}:")
     for label, value, unit in (
         ("RSS", "rss_mib", "MiB"),
         ("/metrics series", "series", ""),
         ("cache bytes", "cache_bytes", ""),
     ):
-        first, final = quartiles([float(getattr(s, value)) for s in samples])
+        first, final = quartiles([float(getattr(s, value)) for s in steady])
         lines.append(
-            f"{label}: first quartile mean {first:,.1f}{unit and ' ' + unit}, last quartile mean {final:,.1f}"
-            f"{unit and ' ' + unit}; second-half slope {slope_per_thousand(samples, value):+,.2f}"
+            f"  {label}: first quartile mean {first:,.1f}{unit and ' ' + unit}, last quartile mean {final:,.1f}"
+            f"{unit and ' ' + unit}; second-half slope {slope_per_thousand(steady, value):+,.2f}"
             f"{unit and ' ' + unit} per 1,000 rollouts churned"
         )
     lines.append(
