@@ -12,7 +12,7 @@ BENCH_FAULTY ?= 20
 BENCH_WORKERS ?= 3
 FUZZ_EXAMPLES ?= 20000
 
-.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-judgement bench-scale fuzz
+.PHONY: help setup system-deps test check lint typecheck layers pytest crd clean demo e2e bench bench-judgement bench-scale bench-soak fuzz
 
 help:
 	@echo "make test   - set up the virtualenv, then ruff, mypy --strict, import layers and pytest"
@@ -23,6 +23,7 @@ help:
 	@echo "make bench  - print core, operator (100 rollouts) and judgement figures (BENCH_JUDGEMENT=0 skips judgement)"
 	@echo "make bench-judgement - false rollbacks and detection over whole simulated rollouts at 20 and 200 req/s"
 	@echo "make bench-scale - fleet figures at 100/1,000/10,000 rollouts, shard takeover, churn (about 15 minutes)"
+	@echo "make bench-soak  - RSS, /metrics series and cache objects over SOAK_MINUTES (15) of create/delete churn"
 	@echo "make fuzz   - the loader/validator fuzz and the validate-vs-CRD agreement tests with FUZZ_EXAMPLES (20000) random examples each"
 
 setup: $(VENV)/.installed
@@ -83,6 +84,15 @@ bench-judgement: system-deps setup
 SCALE_ARGS ?=
 bench-scale: setup
 	$(BIN)/python -m tests.bench.scale $(SCALE_ARGS)
+
+# Churn soak (issue 15, bounded memory): 1,000 standing rollouts, then batches of 100 created and deleted ten
+# batches later (with their Deployments, ReplicaSets and routes) for SOAK_MINUTES; prints RSS, /metrics series
+# and cache objects per cycle, first/last quartile means and the second half's slope per 1,000 rollouts churned.
+# SOAK_ARGS="--memory-snapshots" adds tracemalloc and live-object diffs from the operator. Run it alone.
+SOAK_MINUTES ?= 15
+SOAK_ARGS ?=
+bench-soak: setup
+	$(BIN)/python -m tests.bench.scale --sizes '' --shards '' --soak-minutes $(SOAK_MINUTES) $(SOAK_ARGS)
 
 # The property tests of tests/security and tests/model/test_bounds_agree.py run derandomised with ~100 examples in
 # `make test`; this runs them with random seeds and FUZZ_EXAMPLES examples per property (about 20 minutes at 20000).

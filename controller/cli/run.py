@@ -18,6 +18,7 @@ from controller.clock import SystemClock
 from controller.kube.config import KubeConfigError, api_client
 from controller.kube.http import parse_addr
 from controller.kube.manager import Manager, ManagerConfig
+from controller.kube.memdebug import install as install_memory_snapshots
 from controller.kube.prometheus_pool import allowed_origin, origin
 from controller.kube.ratelimit import DEFAULT_BURST, DEFAULT_QPS, Limits
 from controller.kube.reconciler import BatchSettings
@@ -262,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    install_memory_snapshots()  # opt-in (GREENLANE_MEMORY_SNAPSHOTS): the soak bench's leak hunt
     manager.run()
     return 0
 

@@ -68,7 +68,11 @@ class EventRecorder:
         with self._lock:
             self._recent[key] = (name, count, now_mono)
             self._recent.move_to_end(key)
-            while len(self._recent) > _CACHE_SIZE:
+            # oldest first (each record moves its entry to the end): past the window they can never aggregate
+            # again, so a day of churn does not keep thousands of entries of rollouts long gone (issue 15)
+            while self._recent and (
+                len(self._recent) > _CACHE_SIZE or now_mono - next(iter(self._recent.values()))[2] >= AGGREGATE_WINDOW
+            ):
                 self._recent.popitem(last=False)
 
     def _create(self, obj: InvolvedObject, type_: str, reason: str, message: str) -> str:

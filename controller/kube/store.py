@@ -44,6 +44,12 @@ def version_of(obj: Json) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
+def released(obj: Json) -> bool:
+    """Marked for deletion with no finalizer left: the API server removes such an object as it answers."""
+    meta = obj.get("metadata") or {}
+    return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
+
+
 def newer(candidate: str, current: str) -> bool:
     """Whether ``candidate`` is a later resourceVersion than ``current`` (equal is not newer)."""
     if candidate.isdigit() and current.isdigit():
@@ -137,7 +143,8 @@ class Store:
             if current is not None and version and not newer(version, current[0]):
                 return False  # an echo or a late event: we already hold this version or a newer one
             if deleted or not self._accept(obj):
-                news = self._remove(key, version, absent=deleted)
+                # absence is remembered only where someone reads it: not for every deletion a watch sees
+                news = self._remove(key, version, absent=deleted and (current is not None or self._accept(obj)))
             else:
                 news = self._put(key, version, self._trim(obj))
         return self._tell(news)
@@ -165,6 +172,12 @@ class Store:
     def written(self, obj: Json | None) -> None:
         """Our write's answer: stored at once so the next read sees it, and its echo wakes nobody."""
         if not obj or not (obj.get("metadata") or {}).get("name"):
+            return
+        if released(obj):
+            # the API server deleted it as it answered: the watch's DELETED may already have come and gone,
+            # and storing the answer would bring back a ghost nothing ever removes. The deletion is announced
+            # (not taken for our echo), so whoever keeps something per object forgets it.
+            self.apply(obj, deleted=True)
             return
         key = key_of(obj)
         with self._lock:

@@ -14,13 +14,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from controller.kube.memdebug import ENV
 from controller.sandbox.processes import free_ports
 from tests.bench.fleet import (
     REPO,
@@ -40,8 +43,10 @@ from tests.bench.fleet import (
     role,
     running_fakes,
     stop,
+    track_objects,
 )
 from tests.bench.operator import bucket_quantile, cpu_seconds, histogram, rss_kib
+from tests.bench.soak_figures import Sample, parse_metrics, snapshot_diff, summary
 
 Json = dict[str, Any]
 ROUND = 10.0
@@ -74,7 +79,9 @@ def kubeconfig(url: str, workdir: Path) -> Path:
 
 
 @contextmanager
-def operator(fakes: Fakes, workdir: Path, *extra: str, name: str = "greenlane-0") -> Iterator[Operator]:
+def operator(
+    fakes: Fakes, workdir: Path, *extra: str, name: str = "greenlane-0", env: Mapping[str, str] | None = None
+) -> Iterator[Operator]:
     metrics_port, health_port = free_ports(2)
     log = workdir / f"{name}.log"
     args = [
@@ -86,9 +93,9 @@ def operator(fakes: Fakes, workdir: Path, *extra: str, name: str = "greenlane-0"
         "--prometheus-url", fakes.prometheus,
         *extra,
     ]  # fmt: skip
-    env = {**environ(), "POD_NAME": name, "POD_NAMESPACE": "greenlane-system"}
+    environment = {**environ(), "POD_NAME": name, "POD_NAMESPACE": "greenlane-system", **(env or {})}
     with log.open("w") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=environment, cwd=REPO)
     handle = Operator(proc, f"http://127.0.0.1:{metrics_port}", f"http://127.0.0.1:{health_port}", log)
     try:
         yield handle
@@ -410,36 +417,133 @@ def wait_balanced(fakes: Fakes, replicas: int) -> dict[str, str | None]:
     raise RuntimeError(f"never balanced: {shard_holders(fakes)}")
 
 
-# ---- churn ------------------------------------------------------------------------------------------
-def soak(base: int, cycles: int, batch: int) -> list[float]:
-    print(f"\n== churn: {base} rollouts, then {cycles} cycles of {batch} created and deleted ==", flush=True)
-    rss: list[float] = []
+# ---- churn soak -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SoakPlan:
+    """Rollouts created in batches on top of a standing fleet of ``base``, for ``cycles`` batches or ``minutes``;
+    once ``live`` batches are alive, each new one is followed by the deletion of the oldest (with its
+    Deployments, ReplicaSets and route), so the population is constant and a slope is churn, not growth."""
+
+    base: int
+    batch: int
+    cycles: int = 0
+    minutes: float = 0.0
+    live: int = 10
+    """Batches alive at once: at a few seconds a cycle, a churned rollout lives past an evaluation (30 s)."""
+    fleet_rate: float = 100.0
+    snapshots: bool = False
+
+
+def soak(plan: SoakPlan) -> list[Sample]:
+    length = f"{plan.minutes:g} minutes" if plan.minutes else f"{plan.cycles} cycles"
+    print(
+        f"\n== churn soak: {plan.base} rollouts, then {length} of batches of {plan.batch} created, each deleted "
+        f"once {plan.live} newer batches are alive ==",
+        flush=True,
+    )
     with running_fakes() as fakes, tempfile.TemporaryDirectory() as tmp:
-        fleet(fakes, base)
-        with operator(fakes, Path(tmp), "--no-leader-elect", "--api-qps", "400", "--api-burst", "800") as op:
+        fleet(fakes, plan.base)
+        snapshots = Path(tmp) / "memory" if plan.snapshots else None
+        env = {ENV: str(snapshots)} if snapshots else {}
+        flags = ("--no-leader-elect", "--api-qps", "400", "--api-burst", "800")
+        with operator(fakes, Path(tmp), *flags, env=env) as op:
             wait_ready(op)
-            for cycle in range(cycles):
-                indexes = [base + 1000 + cycle * batch + k for k in range(batch)]
-                churn(fakes, indexes)
-                rss.append(rss_kib(op.proc.pid)["VmRSS"] / 1024)
-                print(f"cycle {cycle + 1:2d}: RSS {rss[-1]:.1f} MiB", flush=True)
+            first_pass(op, plan.base)
+            samples, before, after = _churn_cycles(fakes, op, plan, snapshots)
             report_errors(op)
-    half = len(rss) // 2
-    first, second = statistics.fmean(rss[:half] or rss), statistics.fmean(rss[half:])
-    print(f"RSS over churn: first half mean {first:.1f} MiB, second half {second:.1f} MiB", flush=True)
-    return rss
+        for line in summary(samples, before, after, plan.fleet_rate, plan.live):
+            print(line, flush=True)
+        if snapshots is not None:  # read before the temporary directory goes
+            print(
+                "(tracemalloc on: RSS includes its bookkeeping; snapshots after build-up, at the end, after the drain)"
+            )
+            taken = len(list(snapshots.glob("snapshot-*.tracemalloc")))
+            for first, second in [(n, n + 1) for n in range(1, taken)]:
+                for line in snapshot_diff(snapshots, first, second):
+                    print(line, flush=True)
+    return samples
 
 
-def churn(fakes: Fakes, indexes: list[int]) -> None:
+def _churn_cycles(
+    fakes: Fakes, op: Operator, plan: SoakPlan, snapshots: Path | None
+) -> tuple[list[Sample], Sample, Sample]:
+    started = time.monotonic()
+    before = _sample(op, 0, 0, 0.0)
+    samples: list[Sample] = []
+    live: deque[tuple[float, list[int]]] = deque()
+    lifetimes: list[float] = []
+    churned, cycle, marks = 0, 0, [0.25, 1.0]
+    while (cycle < plan.cycles) if plan.cycles else (time.monotonic() - started < plan.minutes * 60):
+        indexes = [plan.base + 1000 + cycle * plan.batch + k for k in range(plan.batch)]
+        create(fakes, indexes)
+        live.append((time.monotonic(), indexes))
+        if len(live) > plan.live:
+            born, oldest = live.popleft()
+            lifetimes.append(time.monotonic() - born)
+            churned += delete(fakes, oldest)
+        cycle += 1
+        samples.append(_sample(op, cycle, churned, time.monotonic() - started))
+        s = samples[-1]
+        print(
+            f"cycle {cycle:3d}: {churned:6,d} churned, {len(live) * plan.batch:4d} live, RSS {s.rss_mib:6.1f} MiB, "
+            f"series {s.series:6,d} of {s.exported_rollouts:5,d} rollouts, "
+            f"cache objects {sum(s.cache.values()):6,d}, queue {s.queue}",
+            flush=True,
+        )
+        progress = cycle / plan.cycles if plan.cycles else (time.monotonic() - started) / (plan.minutes * 60)
+        if snapshots is not None and marks and progress >= marks[0] and cycle > plan.live:  # after the build-up
+            _snapshot(op, snapshots)
+            marks.pop(0)
+    if lifetimes:
+        print(f"churned rollouts lived {_seconds(lifetimes)} from creation to deletion", flush=True)
+    while live:
+        churned += delete(fakes, live.popleft()[1])
+    time.sleep(2.0)  # the last releases' reconciles finish and forget their rollouts
+    after = _sample(op, cycle, churned, time.monotonic() - started)
+    if snapshots is not None:
+        _snapshot(op, snapshots)
+    return samples, before, after
+
+
+def _sample(op: Operator, cycle: int, churned: int, seconds: float) -> Sample:
+    series, per_rollout, rollouts, cache, nbytes, queue = parse_metrics(op.scrape())
+    rss = rss_kib(op.proc.pid)["VmRSS"] / 1024
+    return Sample(cycle, churned, seconds, rss, series, per_rollout, rollouts, cache, nbytes, queue)
+
+
+def _snapshot(op: Operator, directory: Path, within: float = 300.0) -> None:
+    """Ask the operator for its next memory snapshot (SIGUSR1) and wait until it is written."""
+    number = len(list(directory.glob("snapshot-*.tracemalloc"))) + 1 if directory.exists() else 1
+    op.proc.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + within
+    while not (directory / f"snapshot-{number}.tracemalloc").exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"memory snapshot {number} not written within {within:g}s")
+        time.sleep(0.2)
+
+
+def create(fakes: Fakes, indexes: list[int]) -> None:
     for i in indexes:
         fresh(fakes, i)
     wait_all(fakes, indexes, lambda answer: bool(answer.get("first_status")), "first status")
+
+
+def delete(fakes: Fakes, indexes: list[int]) -> int:
+    """Delete the rollouts, wait until the operator has released them, then delete their worlds."""
     for i in indexes:
         namespace, name = names(i)
         fakes.session.delete(
             f"{fakes.api}/apis/greenlane.dev/v1alpha1/namespaces/{namespace}/bluegreenrollouts/{name}", timeout=30
         )
     wait_all(fakes, indexes, lambda answer: answer.get("created") is None, "deleted")
+    for i in indexes:
+        for (group, plural), obj in track_objects(i):
+            meta = obj["metadata"]
+            prefix = f"/apis/{group}/v1"
+            fakes.session.delete(
+                f"{fakes.api}{prefix}/namespaces/{meta['namespace']}/{plural}/{meta['name']}", timeout=30
+            )
+    return len(indexes)
 
 
 def wait_all(fakes: Fakes, indexes: list[int], done: Any, what: str) -> None:
@@ -507,12 +611,22 @@ def table(results: list[Figures], takeovers: dict[int, tuple[float, float]]) -> 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.bench.scale", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--sizes", default="100,1000,10000", help="fleet sizes measured ('' skips)")
     parser.add_argument("--window", type=float, default=60.0, help="seconds of steady state measured per size")
     parser.add_argument("--shards", default="2,4", help="replica counts for the takeover measurement ('' skips)")
-    parser.add_argument("--shard-rollouts", type=int, default=1000)
-    parser.add_argument("--churn-cycles", type=int, default=8)
+    parser.add_argument("--shard-rollouts", type=int, default=1000, help="standing fleet of the takeover and churn")
+    parser.add_argument("--churn-cycles", type=int, default=30, help="batches created and deleted (0 skips churn)")
     parser.add_argument("--churn-batch", type=int, default=100)
+    parser.add_argument(
+        "--soak-minutes", type=float, default=0.0, help="churn for this long instead of --churn-cycles batches"
+    )
+    parser.add_argument("--churn-live", type=int, default=10, help="churned batches alive at once")
+    parser.add_argument(
+        "--fleet-churn", type=float, default=100.0, help="rollouts/hour of the real fleet the soak is compared to"
+    )
+    parser.add_argument(
+        "--memory-snapshots", action="store_true", help="tracemalloc + live objects per type, diffed across the soak"
+    )
     args = parser.parse_args(argv)
     print(f"greenlane scale bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}", flush=True)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -520,9 +634,19 @@ def main(argv: list[str] | None = None) -> None:
         measure(n, args.window, breach=n in (sizes[0], sizes[-1]), new=5 if n == sizes[-1] else 0) for n in sizes
     ]
     takeovers = {int(k): takeover(args.shard_rollouts, int(k)) for k in args.shards.split(",") if k}
-    if args.churn_cycles:
-        soak(args.shard_rollouts, args.churn_cycles, args.churn_batch)
-    table(results, takeovers)
+    if args.churn_cycles or args.soak_minutes:
+        plan = SoakPlan(
+            args.shard_rollouts,
+            args.churn_batch,
+            cycles=0 if args.soak_minutes else args.churn_cycles,
+            minutes=args.soak_minutes,
+            live=args.churn_live,
+            fleet_rate=args.fleet_churn,
+            snapshots=args.memory_snapshots,
+        )
+        soak(plan)
+    if results or takeovers:
+        table(results, takeovers)
 
 
 if __name__ == "__main__":

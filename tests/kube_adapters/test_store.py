@@ -165,3 +165,64 @@ def test_stored_size_is_bounded_by_trimming() -> None:
     big["metadata"]["managedFields"] = [{"fieldsV1": {"f:x": "y" * 20_000}}]
     store.apply(big)
     assert store.size_bytes() < 300 < len(json.dumps(big))
+
+
+def released(rv: int) -> Json:
+    """A rollout as the API server answers the write that removed its last finalizer: deleted as it answers."""
+    gone = obj("r", rv, spec={"s": 1}, status={"phase": "Aborted"})
+    gone["metadata"].update(deletionTimestamp="2026-01-01T00:00:00Z", finalizers=[])
+    return gone
+
+
+def test_the_write_that_releases_the_last_finalizer_never_resurrects_the_rollout() -> None:
+    """Issue 15 soak: the watch's DELETED may arrive before the answer of the write that removed the last
+    finalizer. Stored as an ordinary write, that answer put a deleted rollout back in the cache for good (a
+    ghost reconciled, scheduled and exported forever: ~1 in 5 churned rollouts in the soak bench)."""
+    for deleted_event_first in (True, False):
+        seen = Recorder()
+        store = Store("rollouts", trim_rollout, on_change=seen)
+        store.apply(obj("r", 10, spec={"s": 1}, status={"phase": "Aborted"}))
+        with store.fence(("shop", "r")):
+            if deleted_event_first:
+                store.apply(released(12), deleted=True)  # the watch: deleted at the next revision
+            store.written(released(11))  # the JSON Patch's answer
+        if not deleted_event_first:
+            store.apply(released(12), deleted=True)
+        assert store.get(("shop", "r")) is None and len(store) == 0, f"ghost (DELETED first: {deleted_event_first})"
+        assert seen.seen[-1][2] is None, "the deletion is announced (the operator forgets the rollout), never dropped"
+        assert [new is None for _, _, new in seen.seen].count(True) == 1
+
+
+def test_churn_leaves_nothing_behind_in_a_store() -> None:
+    """Objects created, released and deleted, in both orders of the last write and its one DELETED: empty."""
+    store = Store("rollouts", trim_rollout, index=lambda o: [o["metadata"]["namespace"]])
+    for n in range(200):
+        name, rv = f"r{n}", 1000 + 10 * n
+        store.apply({**obj(name, rv), "metadata": {**obj(name, rv)["metadata"], "namespace": f"ns{n}"}})
+        gone = released(rv + 1)
+        gone["metadata"].update(name=name, namespace=f"ns{n}")
+        later = copy.deepcopy(gone)
+        later["metadata"]["resourceVersion"] = str(rv + 2)
+        with store.fence((f"ns{n}", name)):
+            if n % 2:
+                store.apply(later, deleted=True)  # the watch delivers DELETED once: before the answer…
+            store.written(gone)
+        if not n % 2:
+            store.apply(later, deleted=True)  # …or after it
+    assert len(store) == 0 and store.size_bytes() == 0 and store.indexed_keys("ns1") == []
+    assert not store._by_namespace and not store._index and not store._fences and not store._absent
+
+
+def test_deletions_of_objects_nobody_names_are_not_remembered() -> None:
+    """Deployments are watched cluster-wide: every Deployment deleted anywhere (a CI namespace, a churned
+    rollout's world after the rollout) used to be remembered as absent, for good. Only names a rollout reads
+    are worth remembering; one nobody names is fetched once if a rollout ever names it."""
+    wanted = {"kept"}
+    store = Store(
+        "deployments", trim_deployment, accept=lambda o: o["metadata"]["name"] in wanted, remember_absent=True
+    )
+    for n in range(500):
+        store.apply(obj(f"app-{n}", 10 + n), deleted=True)
+    store.apply(obj("kept", 9000), deleted=True)
+    assert store.known(("shop", "kept")), "a named Deployment's absence is remembered (no GET per reconcile)"
+    assert not store.known(("shop", "app-7")) and store._absent == {("shop", "kept")}
