@@ -28,7 +28,7 @@ without a template hash. A grouped query that Prometheus rejects falls back to t
 template error still reads exactly as before. Rounds are the caller's: queries for the same ``at`` share
 an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). A track first seen
 after its round's query ran gets a top-up query (once: it is included from the next round on), shared with
-the other late tracks of the round that ask within ``linger`` (at most 50 ms); a
+the other late tracks of the round that ask while it waits for a free sender; a
 track is dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the
 tracks of deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency``
 grouped queries run at once, and a caller waits for its query at most ``deadline`` seconds (then: the
@@ -68,10 +68,6 @@ _VARIABLE = re.compile(r"{{\s*([A-Za-z_][A-Za-z0-9_]*)\s*}}")
 _TRACK_VARIABLES = frozenset({"namespace", "pods", "deployment"})
 Track = tuple[str, str]
 """(namespace, ``<deployment>-<hash>``), or ("", deployment) for templates that select by application name."""
-MAX_LINGER = 0.05
-"""Longest wait of a top-up for others (a two-hundredth of the round, at most this): late tracks that the
-workers evaluate at the same moment share a query. Short, because it is paid by a reconcile, per query,
-and an evaluation asks a dozen queries one after the other."""
 DUE_SLACK = 1.0
 """Seconds after a round's end within which a track's expected evaluation still counts it in the round."""
 TimeKey = tuple[float, ...]
@@ -249,7 +245,9 @@ class _Fetch:
     kind: Hashable = None
     """Which fetches may merge: the same template's parts asked the same way, or the very same part."""
     open: bool = False
-    """A top-up still gathering the tracks that miss the same round (see ``BatchingSource.linger``)."""
+    """A top-up not sent yet: while it waits for a free sender (``concurrency``), the round's other late
+    tracks of the same kind join it instead of queueing a query each. Free when Prometheus keeps up, and
+    the most help when it does not."""
     done: threading.Event = field(default_factory=threading.Event)
     error: Exception | None = None
 
@@ -317,7 +315,6 @@ class BatchingSource:
         deadline: float = 30.0,
         ttl: float = 60.0,
         horizon: float = math.inf,
-        linger: float | None = None,
         rounds_kept: int = 4,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -337,8 +334,6 @@ class BatchingSource:
         self._pool: ThreadPoolExecutor | None = None
         self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
         self._horizon = horizon
-        self.linger = min(MAX_LINGER, horizon / 200) if linger is None and math.isfinite(horizon) else (linger or 0.0)
-        """Seconds a top-up waits for other tracks missing the same round, so that they share one query."""
         self._monotonic, self._wall, self._on_query = monotonic, wall, on_query
         self.noise = NoiseCache()
         """Blue noise models learned from this endpoint's answers (reused across rounds; see noise_cache)."""
@@ -431,15 +426,13 @@ class BatchingSource:
                     before = later.get(track)
                     later[track] = _Seen(now, before.period if before is not None else seen.period)
             rnd = self._round(when, now)
-            group = self._group(family, parts, len(when)) if combinable else parts
             kind = (frozenset({*family.leaves, *family.siblings}), len(when)) if combinable else frozenset(parts)
+            started = any(k in rnd.covered for k in parts) or any(f.kind == kind for f in rnd.pending)
+            # the round's first query asks every window in use; a top-up only what this caller misses
+            group = self._group(family, parts, len(when)) if combinable and not started else parts
             fetch, owner = self._fetch_for(rnd, needed, group, kind, track, self._round_end(when, now))
         if owner:
             assert fetch is not None
-            if fetch.open:  # on this thread, which waits anyway: the batch's threads only ever send
-                time.sleep(self.linger)
-                with self._lock:
-                    fetch.open = False
             self._start(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in fetch.parts))
         if fetch is not None and not fetch.done.wait(self._deadline):
             raise SourceUnavailable(f"the grouped query did not answer within the round deadline ({self._deadline:g}s)")
@@ -499,7 +492,7 @@ class BatchingSource:
             if fetch.open and fetch.kind == kind:
                 fetch.join(wanted)
                 return fetch, False
-        fetch = _Fetch(wanted, kind, open=self.linger > 0 and any(rnd.covered.get(k) for k in group))
+        fetch = _Fetch(wanted, kind, open=any(rnd.covered.get(k) for k in group))
         rnd.pending.append(fetch)
         return fetch, True
 
@@ -548,6 +541,8 @@ class BatchingSource:
     def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], topup: bool) -> None:
         error: Exception | None = None
         try:
+            with self._lock:
+                fetch.open = False
             query = _render(fetch.parts)
             with self._slots:
                 self.stats.grouped += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -274,7 +275,7 @@ def test_a_rounds_query_names_only_the_tracks_due_in_it() -> None:
     it, not every track ever interested; a track asking out of turn still gets its data (a top-up)."""
     now = [0.0]
     inner = Recording()
-    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0, linger=0.0)
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0)
 
     def ask(track: str, at: float) -> None:
         batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
@@ -331,7 +332,7 @@ def test_a_track_expected_just_after_the_rounds_end_is_in_it() -> None:
     expected in the next round is not, however late in this round the first caller comes."""
     now = [0.0]
     inner = Recording()
-    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0, linger=0.0)
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0)
 
     def ask(track: str, at: float) -> None:
         batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
@@ -352,12 +353,20 @@ def test_a_track_expected_just_after_the_rounds_end_is_in_it() -> None:
 
 
 def test_late_tracks_of_a_round_share_one_top_up() -> None:
-    """Tracks the round's query could not foresee (a new step's first window, say) ask within the linger: one
-    query for all of them, not one each; each still receives its own series."""
-    inner = Recording()
-    batched = BatchingSource(inner, horizon=10.0, linger=0.3)
+    """Tracks the round's query could not foresee (a new step's first window, say) that ask while a top-up waits
+    for a free sender join it: one query for all of them, not one each; each still receives its own series."""
+    entered, release = threading.Event(), threading.Event()
+
+    class Slow(Recording):
+        def instant(self, query: str, at: float) -> list[Series]:
+            if len(self.queries) == 1:  # the first top-up holds the only sender
+                entered.set()
+                release.wait(10.0)
+            return super().instant(query, at)
+
+    inner = Slow()
+    batched = BatchingSource(inner, concurrency=1, horizon=10.0)
     batched.instant('python_info{namespace="shop",pod=~"known-1a2b3c-[a-z0-9]{5}"}', 100.0)  # the round's query
-    late = [f"late{i}-4d5e6f" for i in range(6)]
     errors: list[BaseException] = []
 
     def ask(track: str) -> None:
@@ -366,13 +375,26 @@ def test_late_tracks_of_a_round_share_one_top_up() -> None:
         except BaseException as exc:  # reported below
             errors.append(exc)
 
+    first = threading.Thread(target=ask, args=("late-0a1b2c",))
+    first.start()
+    assert entered.wait(10.0)
+    late = [f"late{i}-4d5e6f" for i in range(5)]
     threads = [threading.Thread(target=ask, args=(t,)) for t in late]
     for thread in threads:
         thread.start()
-    for thread in threads:
+    pending = batched._rounds[(100.0,)].pending
+
+    def waiting() -> set[str]:
+        return {t for f in list(pending)[1:] for tracks in list(f.parts.values()) for _, t in tracks}
+
+    deadline = time.monotonic() + 10.0
+    while waiting() != set(late) and time.monotonic() < deadline:  # every late track reached the waiting top-up
+        time.sleep(0.01)
+    release.set()
+    for thread in [first, *threads]:
         thread.join(10.0)
     assert not errors, errors
     topups = inner.queries[1:]
-    assert len(topups) < len(late), topups
-    assert all(any(t in q for q in topups) for t in late), topups
+    assert len(topups) == 2, topups  # the one holding the sender, and one for the five that waited
+    assert all(t in topups[1] for t in late), topups
     batched.close()
