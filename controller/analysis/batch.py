@@ -244,6 +244,8 @@ class _Fetch:
     parts: dict[LeafKey, frozenset[Track]]
     kind: Hashable = None
     """Which fetches may merge: the same template's parts asked the same way, or the very same part."""
+    topup: bool = False
+    """Not the round's first query of its kind: for tracks the first one could not foresee."""
     open: bool = False
     """A top-up not sent yet: while it waits for a free sender (``concurrency``), the round's other late
     tracks of the same kind join it instead of queueing a query each. Free when Prometheus keeps up, and
@@ -329,7 +331,6 @@ class BatchingSource:
         self._rounds: OrderedDict[TimeKey, _Round] = OrderedDict()
         self._rejected: set[LeafKey] = set()
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self._concurrency = max(1, concurrency)
         self._pool: ThreadPoolExecutor | None = None
         self._deadline, self._ttl, self._rounds_kept = deadline, ttl, rounds_kept
@@ -430,10 +431,10 @@ class BatchingSource:
             started = any(k in rnd.covered for k in parts) or any(f.kind == kind for f in rnd.pending)
             # the round's first query asks every window in use; a top-up only what this caller misses
             group = self._group(family, parts, len(when)) if combinable and not started else parts
-            fetch, owner = self._fetch_for(rnd, needed, group, kind, track, self._round_end(when, now))
+            fetch, owner = self._fetch_for(rnd, needed, group, kind, started, track, self._round_end(when, now))
         if owner:
             assert fetch is not None
-            self._start(rnd, fetch, send, topup=any(rnd.covered.get(k) for k in fetch.parts))
+            self._start(rnd, fetch, send)
         if fetch is not None and not fetch.done.wait(self._deadline):
             raise SourceUnavailable(f"the grouped query did not answer within the round deadline ({self._deadline:g}s)")
         if fetch is not None and isinstance(fetch.error, QueryRejected):
@@ -466,14 +467,15 @@ class BatchingSource:
         needed: list[LeafKey],
         group: tuple[LeafKey, ...],
         kind: Hashable,
+        topup: bool,
         track: Track,
         end: float,
     ) -> tuple[_Fetch | None, bool]:
         """The query that answers ``track`` (None: already answered), and whether this caller must send it.
 
         A new query asks, per part of ``group``, the tracks due in this round that no answer or query in
-        flight covers yet, and always ``track`` for the parts it needs. A top-up (the round has answers
-        already) that has not been sent yet takes in the next late tracks of the same ``kind``.
+        flight covers yet, and always ``track`` for the parts it needs. A top-up (the round has asked
+        this kind already) that has not been sent yet takes in the next late tracks of the same ``kind``.
         """
         if rnd.has(needed, track):
             return None, False
@@ -492,7 +494,7 @@ class BatchingSource:
             if fetch.open and fetch.kind == kind:
                 fetch.join(wanted)
                 return fetch, False
-        fetch = _Fetch(wanted, kind, open=any(rnd.covered.get(k) for k in group))
+        fetch = _Fetch(wanted, kind, topup=topup, open=topup)
         rnd.pending.append(fetch)
         return fetch, True
 
@@ -522,7 +524,7 @@ class BatchingSource:
                     self._shape.pop(key, None)
         return rnd
 
-    def _start(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], *, topup: bool) -> None:
+    def _start(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]]) -> None:
         """Send ``fetch`` on the batch's own threads: the caller waits for it like every other caller.
 
         The grouped answer is the whole round's (every track's series, decoded and split here); it is the
@@ -534,21 +536,20 @@ class BatchingSource:
                 self._pool = ThreadPoolExecutor(self._concurrency, thread_name_prefix="greenlane-batch")
             pool = self._pool
         try:
-            pool.submit(self._run, rnd, fetch, send, topup)
+            pool.submit(self._run, rnd, fetch, send)
         except RuntimeError as exc:  # closed: answer the waiters rather than leave them to the deadline
             self._finish(rnd, fetch, SourceUnavailable(f"the batch is closed: {exc}"))
 
-    def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]], topup: bool) -> None:
+    def _run(self, rnd: _Round, fetch: _Fetch, send: Callable[[str], list[Series]]) -> None:
         error: Exception | None = None
         try:
             with self._lock:
                 fetch.open = False
             query = _render(fetch.parts)
-            with self._slots:
-                self.stats.grouped += 1
-                self.stats.topups += topup
-                self._on_query("topup" if topup else "grouped")
-                answer = send(query)
+            self.stats.grouped += 1
+            self.stats.topups += fetch.topup
+            self._on_query("topup" if fetch.topup else "grouped")
+            answer = send(query)  # at most ``concurrency`` at once: the pool's threads
             split = _split(fetch.parts, answer)
             with self._lock:
                 for key, per_track in split.items():
