@@ -46,7 +46,7 @@ from tests.bench.fleet import (
     track_objects,
 )
 from tests.bench.operator import bucket_quantile, cpu_seconds, histogram, rss_kib
-from tests.bench.soak_figures import Sample, parse_metrics, snapshot_diff, summary
+from tests.bench.soak_figures import Sample, metric_samples, parse_metrics, snapshot_diff, summary
 
 Json = dict[str, Any]
 ROUND = 10.0
@@ -388,12 +388,9 @@ def shard_reconciles(ops: list[Operator], shards: set[str]) -> dict[str, float]:
     """Reconciles of each shard's rollouts so far, summed over ``ops`` (``greenlane_shard_reconciles_total``)."""
     counts = dict.fromkeys(shards, 0.0)
     for op in ops:
-        for line in op.scrape().splitlines():
-            if line.startswith("greenlane_shard_reconciles_total{"):
-                labels, value = line.rsplit(" ", 1)
-                shard = labels.split('shard="', 1)[1].split('"', 1)[0]
-                if shard in counts:
-                    counts[shard] += float(value)
+        for name, labels, value in metric_samples(op.scrape()):
+            if name == "greenlane_shard_reconciles_total" and labels.get("shard") in counts:
+                counts[labels["shard"]] += value
     return counts
 
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROLLOUT_LABEL = 'rollout="'
+from prometheus_client.parser import text_string_to_metric_families
 
 
 @dataclass(frozen=True)
@@ -39,27 +39,20 @@ class Sample:
     queue: int = 0
 
 
+def metric_samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """Every sample of a /metrics page as (name, labels, value), parsed by prometheus_client."""
+    return [(s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples]
+
+
 def parse_metrics(text: str) -> tuple[int, int, int, dict[str, int], int, int]:
     """(series, per-rollout series, distinct rollouts, cache objects by kind, cache bytes, queue depth)."""
-    series = rollout_series = cache_bytes = queue = 0
-    cache: dict[str, int] = {}
-    rollouts: set[str] = set()
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        series += 1
-        if ROLLOUT_LABEL in line:
-            rollout_series += 1
-            namespace = line.split('namespace="', 1)[1].split('"', 1)[0] if 'namespace="' in line else ""
-            rollouts.add(namespace + "/" + line.split(ROLLOUT_LABEL, 1)[1].split('"', 1)[0])
-        name, _, value = line.rpartition(" ")
-        if name.startswith("greenlane_cache_objects{"):
-            cache[name.split('kind="', 1)[1].split('"', 1)[0]] = int(float(value))
-        elif name.startswith("greenlane_cache_bytes{"):
-            cache_bytes += int(float(value))
-        elif name.startswith("greenlane_workqueue_depth{"):
-            queue += int(float(value))
-    return series, rollout_series, len(rollouts), cache, cache_bytes, queue
+    samples = metric_samples(text)
+    per_rollout = [labels for _, labels, _ in samples if "rollout" in labels]
+    rollouts = {labels.get("namespace", "") + "/" + labels["rollout"] for labels in per_rollout}
+    cache = {labels["kind"]: int(v) for name, labels, v in samples if name == "greenlane_cache_objects"}
+    cache_bytes = sum(int(v) for name, _, v in samples if name == "greenlane_cache_bytes")
+    queue = sum(int(v) for name, _, v in samples if name == "greenlane_workqueue_depth")
+    return len(samples), len(per_rollout), len(rollouts), cache, cache_bytes, queue
 
 
 def quartiles(values: Sequence[float]) -> tuple[float, float]:
