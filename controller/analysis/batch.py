@@ -301,6 +301,9 @@ class Through:
     def range(self, query: str, start: float, end: float, step: float) -> list[Series]:
         return self.batch.query(query, (start, end, step), lambda q: self.source.range(q, start, end, step))
 
+    def expect(self, queries: Iterable[str], due: float, period: float) -> None:
+        self.batch.expect(queries, due, period)
+
 
 class BatchingSource:
     """A MetricSource answering per-track template queries from grouped ones; see the module docstring.
@@ -387,6 +390,33 @@ class BatchingSource:
         self.stats.answered += 1
         values = {id(node): data[k] for node, k in zip(family.nodes, needed, strict=True)}
         return ast.evaluate(family.tree, values, _times(when))
+
+    def expect(self, queries: Iterable[str], due: float, period: float) -> None:
+        """A forecast: these instant queries will be asked at wall-clock time ``due``, then every ``period``.
+
+        The caller's evaluation states the queries of its next one (``evaluate.expected_queries``), so each
+        track is in the grouped query of the round it asks in, even for a window it never asked before,
+        instead of needing a top-up of its own. A forecast only adds the track to a part's interest with its
+        expected time: a wrong one costs a share of an answer (or the top-up it would have cost anyway),
+        never a wrong number, and it is forgotten like any interest once the track stops asking.
+        """
+        now = self._monotonic()
+        if not (math.isfinite(due) and math.isfinite(period)) or period <= 0:
+            return
+        when = now + min(max(due - self._wall(), 0.0), 24 * 3600.0)
+        for query in queries:
+            recognised = self._recognise(query)
+            if recognised is None:
+                continue
+            family, variables, track = recognised
+            alone = any(leaf.range_vector for leaf in family.leaves)  # fetched without siblings, as in _data
+            keys = [_leaf_key(leaf, variables) for leaf in (*family.leaves, *(() if alone else family.siblings))]
+            with self._lock:
+                for key in keys:
+                    if key is None or key in self._rejected:
+                        continue
+                    self._shape.setdefault(key, 1)
+                    self._interest.setdefault(key, {})[track] = _Seen(when - period, period)
 
     def _passthrough(self, query: str, send: Callable[[str], list[Series]]) -> list[Series]:
         self.stats.passthrough += 1
@@ -628,9 +658,7 @@ def _render(parts: Mapping[LeafKey, frozenset[Track]]) -> str:
     return " or ".join(f'label_replace({t}, "{PART_LABEL}", "{i}", "", "")' for i, t in enumerate(texts))
 
 
-def _split(
-    parts: Mapping[LeafKey, frozenset[Track]], answer: list[Series]
-) -> dict[LeafKey, dict[Track, list[Series]]]:
+def _split(parts: Mapping[LeafKey, frozenset[Track]], answer: list[Series]) -> dict[LeafKey, dict[Track, list[Series]]]:
     """The grouped answer per part and track, labels as the track's own query would have returned them."""
     keys = list(parts)
     out: dict[LeafKey, dict[Track, list[Series]]] = {k: {t: [] for t in tracks} for k, tracks in parts.items()}

@@ -20,7 +20,16 @@ from datetime import datetime
 from controller.analysis.aggregate import min_trend_span
 from controller.analysis.estimate import NoiseModel
 from controller.analysis.judge import Alphas, outcomes
-from controller.analysis.measure import AmbiguousResult, Measurement, TrackRef, measure, noise_model, served_requests
+from controller.analysis.measure import (
+    AmbiguousResult,
+    Measurement,
+    TrackRef,
+    measure,
+    measure_queries,
+    noise_model,
+    noise_query,
+    served_requests,
+)
 from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.plan import Plan, plan_for
 from controller.analysis.promql import default_pods_regex, dns_label, format_window, pods_regex
@@ -28,6 +37,7 @@ from controller.analysis.python_check import judge_python_version
 from controller.analysis.report import Evidence, candidate, combine, describe, from_baseline
 from controller.analysis.source import MetricSource, QueryRejected, SourceUnavailable
 from controller.analysis.spans import shared_span
+from controller.analysis.versions import version_query
 from controller.core.judging import PASS_CONFIDENCE, Judging, fail_alpha, judging_for
 from controller.core.results import FAIL, INCONCLUSIVE, CheckResult
 from controller.model.spec import Check, RolloutSpec
@@ -144,6 +154,51 @@ def evaluate(
                 continue
         results.append(_outage(check, outage))
     return results
+
+
+def expected_queries(
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    *,
+    namespace: str,
+    now: datetime,
+    blue_pods: str | None = None,
+    green_pods: str | None = None,
+    noise_cache: NoiseCache | None = None,
+) -> list[str]:
+    """The instant queries :func:`evaluate_rollout` will ask at ``now`` if Prometheus answers as it usually
+    does (green's series found, with enough requests), each once.
+
+    Why: the operator batches a round's queries (``analysis/batch.py``) and can only put a track into the
+    round's one query per template if it knows the track will ask. A track asking a window for the first
+    time (a new step, gauge evidence that just became sufficient, a step older than a check's window, a
+    noise history due again) used to cost a query of its own; told this forecast one evaluation ahead, the
+    batch asks for it with the others. Built from the same functions as the evaluation (the windows, the
+    queries of a measurement, the noise cache's reuse rule), so the two cannot drift apart; a forecast
+    that is wrong costs only a query, never a verdict. Custom queries are left out: they are sent as they are.
+    """
+    blue, green = tracks(spec, namespace, blue_pods, green_pods)
+    judging = judging_for(spec, status, now)
+    at = now.timestamp()
+    out: list[str] = []
+    for check in spec.analysis.checks:
+        if check.template is None:
+            continue
+        if check.template == "python-version":
+            out.append(version_query(green.namespace, green.pods))
+            continue
+        plan = plan_for(check)
+        if at - _data_starts(plan, judging, at)[0] < _needed(plan):
+            continue  # too little data yet: the check asks nothing
+        noise = noise_query(plan, blue)
+        if noise is not None and (noise_cache is None or not noise_cache.fresh(noise, at)):
+            out.append(noise)
+        stored = judging.blue_idle and check.name in judging.baselines
+        for start in evidence_starts(plan, judging, at):
+            out += measure_queries(plan, green, at - start)
+            if not stored:
+                out += measure_queries(plan, blue, at - start)
+    return list(dict.fromkeys(out))
 
 
 def _broken(check: Check, exc: Exception) -> CheckResult:

@@ -82,27 +82,46 @@ def _count(value: float | None) -> float | None:
     return value if math.isfinite(value) and value > 0 else 0.0
 
 
+def measure_queries(plan: Plan, track: TrackRef, span: float) -> list[str]:
+    """The instant queries :func:`measure` asks for the track over ``span`` seconds, in the order it asks them.
+
+    One definition for the measurement and for the operator's forecast of its next evaluation
+    (``evaluate.expected_queries``), so the batch is told exactly the queries that will come.
+    """
+    values = variables(plan, track, span)
+    template = plan.template
+    if template is not None and template.raw is not None:
+        return [render(template.raw, values)]
+    if template is not None and template.buckets is not None:
+        return [render(template.buckets, values)]
+    if template is not None and template.errors is not None and template.requests is not None:
+        return [render(template.requests, values), render(template.errors, values)]
+    query = plan.level_query
+    assert query is not None
+    return [render(query, values)]
+
+
 def measure(
     plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float, noise: NoiseModel | None = None
 ) -> Measurement:
     """The track's evidence over ``span`` seconds ending at ``at``."""
-    values = variables(plan, track, span)
+    queries = measure_queries(plan, track, span)
     template = plan.template
     if template is not None and template.raw is not None:
-        raw = source.instant(render(template.raw, values), at)
+        raw = source.instant(queries[0], at)
         summary = summarize(raw, template.aggregation, span, plan.needs_slope, at=at, noise=noise)
         return Measurement(summary.level, summary.slope, samples=summary.samples)
     if template is not None and template.buckets is not None:
-        return _histogram(source.instant(render(template.buckets, values), at), template.buckets)
+        return _histogram(source.instant(queries[0], at), template.buckets)
     if template is not None and template.errors is not None and template.requests is not None:
-        requests = _count(_single(source.instant(render(template.requests, values), at), template.requests))
+        requests = _count(_single(source.instant(queries[0], at), template.requests))
         if requests is None:
             return Measurement()
-        errors = _count(_single(source.instant(render(template.errors, values), at), template.errors)) or 0.0
+        errors = _count(_single(source.instant(queries[1], at), template.errors)) or 0.0
         return Measurement(requests=requests, errors=min(errors, requests), samples=round(requests))
     query = plan.level_query
     assert query is not None
-    level = _single(source.instant(render(query, values), at), query)
+    level = _single(source.instant(queries[0], at), query)
     if level is None:
         return Measurement()
     slope = _range_slope(plan, source, track, at, span) if plan.needs_slope else None
@@ -127,10 +146,9 @@ def noise_model(
     With a ``cache`` (the operator's), a model learned a little earlier from nearly the same history is
     reused instead of fetching two hours of samples again (see :mod:`controller.analysis.noise_cache`).
     """
-    template = plan.template
-    if template is None or template.raw is None:
+    query = noise_query(plan, track)
+    if query is None:
         return None
-    query = render(template.raw, variables(plan, track, NOISE_HISTORY))
     if cache is not None and (learned := cache.get(query, at)) is not None:
         return learned.model
     raw = source.instant(query, at)
@@ -139,6 +157,14 @@ def noise_model(
         oldest = min((t for s in raw for t, _ in s.points if math.isfinite(t)), default=at)
         cache.put(query, Learned(at, min(max(at - oldest, 0.0), NOISE_HISTORY), model))
     return model
+
+
+def noise_query(plan: Plan, track: TrackRef) -> str | None:
+    """The query of the track's noise history (``NOISE_HISTORY``); None for templates without raw samples."""
+    template = plan.template
+    if template is None or template.raw is None:
+        return None
+    return render(template.raw, variables(plan, track, NOISE_HISTORY))
 
 
 def _range_slope(plan: Plan, source: MetricSource, track: TrackRef, at: float, span: float) -> Estimate | None:

@@ -52,12 +52,18 @@ class NoiseCache:
         """The model learned for ``query`` if it may stand in for one learned at ``at``; None: learn again."""
         with self._lock:
             found = self._items.get(query)
-            if found is None or not 0.0 <= at - found.at <= NOISE_REUSE_SHARE * found.span:
+            if found is None or not _reusable(found, at):
                 self.misses += 1
                 return None
             self._items.move_to_end(query)
             self.hits += 1
             return found
+
+    def fresh(self, query: str, at: float) -> bool:
+        """Whether :meth:`get` would reuse a model at ``at`` (a forecast: counts nothing, moves nothing)."""
+        with self._lock:
+            found = self._items.get(query)
+            return found is not None and _reusable(found, at)
 
     def put(self, query: str, learned: Learned) -> None:
         with self._lock:
@@ -69,3 +75,7 @@ class NoiseCache:
     def __len__(self) -> int:
         with self._lock:
             return len(self._items)
+
+
+def _reusable(learned: Learned, at: float) -> bool:
+    return 0.0 <= at - learned.at <= NOISE_REUSE_SHARE * learned.span

@@ -19,15 +19,20 @@ PROCESS_START_QUERY = 'max(process_start_time_seconds{namespace="{{ namespace }}
 
 def python_versions(source: MetricSource, namespace: str, pods_regex: str, at: float) -> dict[str, str]:
     """``{pod: version}`` for every pod of a track reporting ``python_info``; several versions join with ','."""
-    query = render(
-        PYTHON_VERSION_QUERY, {"namespace": dns_label(namespace, "namespace"), "pods": string_literal_body(pods_regex)}
-    )
+    query = version_query(namespace, pods_regex)
     found: dict[str, set[str]] = defaultdict(set)
     for series in source.instant(query, at):
         pod = series.labels.get("pod")
         if pod:
             found[pod].add(_version(series.labels))
     return {pod: ",".join(sorted(versions)) for pod, versions in sorted(found.items())}
+
+
+def version_query(namespace: str, pods_regex: str) -> str:
+    """The ``python_info`` query of a track's pods (also what the batch is told to expect)."""
+    return render(
+        PYTHON_VERSION_QUERY, {"namespace": dns_label(namespace, "namespace"), "pods": string_literal_body(pods_regex)}
+    )
 
 
 def _version(labels: Mapping[str, str]) -> str:

@@ -32,7 +32,7 @@ from controller.core.edits import routing_in_effect
 from controller.core.failure import record_failure
 from controller.core.observations import Observations
 from controller.core.preflight import python_versions_needed
-from controller.core.schedule import evaluation_due
+from controller.core.schedule import evaluation_due, next_evaluation_at
 from controller.core.skew import skew_problem
 from controller.engine.world import NotLeader, Outcome, RolloutView, World
 from controller.model.spec import RolloutSpec
@@ -151,7 +151,21 @@ class _Run:
             if not wrote or router is None:
                 break
             decision, observations, wrote = self._confirm(spec, decision, observations, router)
+        self._forecast(spec, observations)
         return self._outcome(decision, now)
+
+    def _forecast(self, spec: RolloutSpec, observations: Observations) -> None:
+        """Tell the world when the next evaluation is due, as the status now persisted will judge it.
+
+        Best-effort: a forecast decides nothing, so its failure is logged and the reconcile goes on.
+        """
+        due = next_evaluation_at(spec, self.persisted)
+        if due is None:
+            return
+        try:
+            self.world.expect_evaluation(spec, self.persisted, due, (observations.blue, observations.green))
+        except Exception as exc:
+            log.warning("forecasting the next evaluation failed", error=_describe(exc))
 
     def _router(self, spec: RolloutSpec) -> tuple[Router | None, int | None, str | None]:
         """The router in effect and green's weight on it; a problem naming the field when it is unusable.

@@ -84,6 +84,19 @@ class World(Protocol):
         baseline); a failing check is Inconclusive with its error, never an exception."""
         ...
 
+    def expect_evaluation(
+        self,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        at: datetime,
+        tracks: tuple[TrackObservation, TrackObservation],
+    ) -> None:
+        """A forecast: the next evaluation is due ``at``, judged as in ``status``, of these tracks.
+
+        A world that batches metric queries across rollouts prepares that evaluation's queries (the
+        operator's); others do nothing. Never a decision: a forecast that is wrong costs a query."""
+        ...
+
     def write_status(self, status: RolloutStatus) -> None:
         """Persist ``status``; raises when it was not persisted (then nothing may be acted on)."""
         ...

@@ -25,6 +25,8 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from controller.analysis import default_pods_regex, evaluate_rollout, python_versions
+from controller.analysis.batch import Through
+from controller.analysis.evaluate import expected_queries
 from controller.analysis.noise_cache import NoiseCache
 from controller.analysis.source import MetricSource, SourceUnavailable
 from controller.core.actions import EmitEvent
@@ -265,6 +267,28 @@ class KubeWorld:
             green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
             noise_cache=self._sources.noise_cache(self._source),
         )
+
+    def expect_evaluation(
+        self,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        at: datetime,
+        tracks: tuple[TrackObservation, TrackObservation],
+    ) -> None:
+        """Tell the rollout's batch the queries of its next evaluation (see ``BatchingSource.expect``)."""
+        source, (blue, green) = self._source, tracks
+        if not isinstance(source, Through) or not blue.exists or not green.exists:
+            return  # a plain source (batching off) has nothing to prepare
+        queries = expected_queries(
+            spec,
+            status,
+            namespace=self.namespace,
+            now=self._round(at, spec.analysis.interval),
+            blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
+            green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
+            noise_cache=self._sources.noise_cache(source),
+        )
+        source.expect(queries, at.timestamp(), spec.analysis.interval)
 
     def _round(self, at: datetime, interval: float | None) -> datetime:
         """``at`` moved back to the start of its evaluation round (see KubeSettings).

@@ -165,8 +165,7 @@ def validate_document(document: Any, source: str, index: int, node: yaml.Node | 
         status = RolloutStatus.model_validate(document["status"])
     except ValidationError as exc:
         return [
-            _located(_problem(error, source, index, ("status",)), error, node, ("status",))
-            for error in exc.errors()
+            _located(_problem(error, source, index, ("status",)), error, node, ("status",)) for error in exc.errors()
         ]
     return Loaded(source, index, rollout.model_copy(update={"status": status}), line)
 

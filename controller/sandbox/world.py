@@ -73,6 +73,15 @@ class SandboxWorld:
         except SourceUnavailable:
             return None
 
+    def expect_evaluation(
+        self,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        at: datetime,
+        tracks: tuple[TrackObservation, TrackObservation],
+    ) -> None:
+        return None  # one rollout, queried directly: nothing to batch
+
     def evaluate(
         self,
         spec: RolloutSpec,

@@ -398,3 +398,105 @@ def test_late_tracks_of_a_round_share_one_top_up() -> None:
     assert len(topups) == 2, topups  # the one holding the sender, and one for the five that waited
     assert all(t in topups[1] for t in late), topups
     batched.close()
+
+
+def test_a_forecast_puts_a_tracks_first_ask_of_a_window_into_the_rounds_query() -> None:
+    """A window a track never asked before (a new step, gauge evidence that just became sufficient, a step older
+    than the check's window) is in the round's one query when the track's previous evaluation forecast it; an
+    ask nobody forecast still costs a top-up, and a forecast for a later round stays out of this one."""
+    from controller.analysis.measure import TrackRef, variables
+    from controller.analysis.plan import plan_for
+    from controller.analysis.promql import render
+    from controller.model.spec import Check
+
+    plan = plan_for(Check.model_validate({"name": "p99", "template": "latency", "maxRatioToBlue": 1.1}))
+    assert plan.template is not None and plan.template.buckets is not None
+    buckets = plan.template.buckets
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0)
+
+    def query(name: str, window: float) -> str:
+        track = TrackRef("shop", name, f"{name}-5d9f8c7b6d-[a-z0-9]{{5}}", None)
+        return render(buckets, variables(plan, track, window))
+
+    for name in ("told", "untold", "later", "first"):
+        batched.instant(query(name, 64.0), 0.0)
+    batched.expect([query("told", 300.0)], due=31.0, period=30.0)
+    batched.expect([query("later", 300.0)], due=41.0, period=30.0)
+    now[0] = 31.0
+    sent = len(inner.queries)
+    batched.instant(query("first", 64.0), 30.0)
+    [round_query] = inner.queries[sent:]
+    at_300 = [p for p in round_query.split(" or ") if "[300s]" in p]
+    assert at_300 and all("told-" in p and "later-" not in p for p in at_300), round_query
+    batched.instant(query("told", 300.0), 30.0)
+    assert len(inner.queries) == sent + 1, "the forecast track was in the round's query: no top-up"
+    batched.instant(query("untold", 300.0), 30.0)
+    assert len(inner.queries) == sent + 2 and "untold-" in inner.queries[-1], "not forecast: a top-up"
+    assert batched.stats.topups == 3 + 1  # round 0 met four tracks, one asking first; then "untold"
+
+
+def test_a_forecast_is_bounded_and_ignores_what_it_cannot_batch() -> None:
+    """Forecasts come from the operator's own evaluation, yet: a NaN or negative time, a custom query, a query
+    Prometheus already rejected grouped add nothing; a forecast far ahead is clamped, then forgotten."""
+    inner = Recording()
+    now = [0.0]
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0)
+    known = 'python_info{namespace="shop",pod=~"a-1a2b3c-[a-z0-9]{5}"}'
+    for due, period in ((float("nan"), 30.0), (30.0, float("inf")), (30.0, 0.0), (30.0, -5.0)):
+        batched.expect([known], due, period)
+    batched.expect(['sum(gunicorn_worker_restarts_total{namespace="shop"})'], 30.0, 30.0)
+    assert not batched._interest
+    batched.expect([known], 1e300, 30.0)
+    [(_, tracks)] = batched._interest.items()
+    assert all(seen.last <= 24 * 3600.0 for seen in tracks.values())
+
+
+@pytest.mark.parametrize("age", [20.0, 45.0, 200.0, 290.0, 330.0, 1900.0, 4000.0])
+@pytest.mark.parametrize("weight", [25, 100])
+def test_the_forecast_is_exactly_the_queries_the_evaluation_asks(
+    source: PrometheusSource, age: float, weight: int
+) -> None:
+    """``expected_queries`` (what the operator tells the batch one evaluation ahead) against the instant queries
+    the evaluation then asks, on real data: steps too young for any evidence, young enough for traffic but not
+    for the gauges, just past and long past the checks' windows, at 100% with blue's stored baselines; with the
+    noise cache fresh, then expired. Custom queries are not forecast (they are sent as they are)."""
+    from datetime import UTC, datetime, timedelta
+
+    from controller.analysis.evaluate import evaluate_rollout, expected_queries
+    from controller.analysis.noise_cache import NoiseCache
+    from controller.model.status import Baseline, RolloutStatus
+    from tests.analysis.scenarios import HEALTHY
+
+    checks = [*CHECKS, {"name": "recent", "template": "latency", "maxRatioToBlue": 1.2, "window": "5m"}]
+    spec = BlueGreenRollout.model_validate(manifest(HEALTHY, checks)).spec
+    now = datetime.fromtimestamp(ANCHOR - 1000.0, UTC)  # the data ends at ANCHOR
+    step = now - timedelta(seconds=age)
+    stored = [Baseline(check="p99-latency", since=step, until=step, weight=25, le=[0.5], counts=[1000.0])]
+    status = RolloutStatus(
+        phase="Progressing",
+        weight=weight,
+        step_started_at=step,
+        traffic_started_at=step - timedelta(seconds=90),
+        baselines=stored if weight == 100 else [],
+    )
+    kw: dict[str, Any] = {
+        "namespace": HEALTHY.namespace,
+        "blue_pods": default_pods_regex(HEALTHY.blue.deployment, HEALTHY.blue.hash),
+        "green_pods": default_pods_regex(HEALTHY.green.deployment, HEALTHY.green.hash),
+    }
+    cache = NoiseCache()
+    for later in (0.0, 30.0, 900.0):  # learned; reused; learned again
+        at = now + timedelta(seconds=later)
+        forecast = expected_queries(spec, status, now=at, noise_cache=cache, **kw)
+        counting = Counting(source)
+        results = evaluate_rollout(spec, status, counting, now=at, noise_cache=cache, **kw)
+        assert not any(r.outage for r in results), results
+        asked = [q for q in counting.queries if "gunicorn" not in q]
+        assert len(forecast) == len(set(forecast)), forecast
+        assert set(forecast) == set(asked), (later, set(forecast) ^ set(asked))
+        if age + later < 60:  # traffic checks need a minute at the step's weight before they ask anything
+            assert not any("http_request" in q for q in forecast), forecast
+        else:
+            assert any("http_request" in q for q in forecast), forecast

@@ -31,6 +31,7 @@ Boundary = Literal[
     "versions",
     "skew",
     "evaluate",
+    "expect",
     "status",
     "finalizer",
     "scale",
@@ -85,6 +86,7 @@ class FakeWorld:
     requested: list[SetWeight | ScaleTrack] = field(default_factory=list)
     events: list[EmitEvent] = field(default_factory=list)
     calls: list[Boundary] = field(default_factory=list)
+    forecasts: list[datetime] = field(default_factory=list)
 
     # ---- fault plumbing ----------------------------------------------------------------------------
     def _call(self, boundary: Boundary, write: Callable[[], None] | None = None) -> None:
@@ -138,6 +140,16 @@ class FakeWorld:
     def clock_skew(self) -> float | None:
         self._call("skew")
         return self.skew
+
+    def expect_evaluation(
+        self,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        at: datetime,
+        tracks: tuple[TrackObservation, TrackObservation],
+    ) -> None:
+        self._call("expect")
+        self.forecasts.append(at)
 
     def evaluate(
         self,
