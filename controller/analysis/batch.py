@@ -26,10 +26,14 @@ not that of the reconcile that happened to ask first.
 What is not batched (sent as it is): custom queries, templates this module cannot parse, pod regexes
 without a template hash. A grouped query that Prometheus rejects falls back to the per-track query, so a
 template error still reads exactly as before. Rounds are the caller's: queries for the same ``at`` share
-an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). A track first seen
-after its round's query ran gets a top-up query (once: it is included from the next round on), shared with
-the other late tracks of the round that ask while it waits for a free sender; a
-track is dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the
+an answer (the operator aligns ``at`` to a round, ``KubeSettings.evaluation_round``). Which tracks a round's
+query names comes from each track's past asks (due again one period after its last) and from forecasts
+(:meth:`BatchingSource.expect`: after each reconcile the operator's engine states the queries of the
+rollout's next evaluation and when it is due), so a track asking a window for the first time (a new step,
+gauge evidence that just became sufficient, a noise history due again) is in the round's query too. A
+track nobody foresaw (first seen after its round's query ran) gets a top-up query (once: it is included
+from the next round on), shared with the other late tracks of the round that ask while it waits for a free
+sender; a track is dropped once it has not asked for three of its own intervals (at least ``ttl`` seconds), so the
 tracks of deleted or finished rollouts leave the grouped queries within minutes. At most ``concurrency``
 grouped queries run at once, and a caller waits for its query at most ``deadline`` seconds (then: the
 source is unavailable).
