@@ -87,6 +87,7 @@ class FakeWorld:
     events: list[EmitEvent] = field(default_factory=list)
     calls: list[Boundary] = field(default_factory=list)
     forecasts: list[datetime] = field(default_factory=list)
+    evaluated: list[datetime] = field(default_factory=list)
 
     # ---- fault plumbing ----------------------------------------------------------------------------
     def _call(self, boundary: Boundary, write: Callable[[], None] | None = None) -> None:
@@ -159,6 +160,7 @@ class FakeWorld:
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
         self._call("evaluate")
+        self.evaluated.append(at)
         return tuple(self.results(spec, at)) if self.results is not None else ()
 
     def write_status(self, status: RolloutStatus) -> None:

@@ -98,6 +98,25 @@ def test_changing_the_green_deployment_restarts_from_zero() -> None:
     assert run.world.router_history[-2:] == [0, 5] and run.status.current_step == 0
 
 
+# ---- forecasts ------------------------------------------------------------------------------------
+def test_every_evaluation_was_forecast_by_the_reconcile_before_it() -> None:
+    """The operator's batch prepares a round's queries from the engine's forecasts: each evaluation, the first
+    of each step included, was announced by the previous reconcile at the instant it became due."""
+    run = start(four_steps())
+    drive(run, seconds=600.0)
+    assert run.status.phase == "Promoted" and len(run.world.evaluated) >= 8
+    forecasts, evaluations = iter(run.world.forecasts), iter(run.world.evaluated)
+    latest: datetime | None = None
+    for call in run.world.calls:
+        if call == "expect":
+            latest = next(forecasts)
+        elif call == "evaluate":
+            at = next(evaluations)
+            assert latest is not None and timedelta(0) <= at - latest < timedelta(seconds=10), (latest, at)
+    last = max(i for i, call in enumerate(run.world.calls) if call == "evaluate")
+    assert "expect" not in run.world.calls[last:], "a promoted rollout evaluates no more: nothing to forecast"
+
+
 # ---- exceptions are visible and bounded ----------------------------------------------------------
 def test_a_nan_request_count_makes_its_check_inconclusive_not_the_reconcile_fail() -> None:
     class NaNSource:
