@@ -291,6 +291,8 @@ class BatchStats:
     """Grouped queries Prometheus rejected, answered per track instead."""
     answered: int = 0
     """Per-track queries answered from a grouped answer."""
+    forecast: int = 0
+    """Parts a forecast (:meth:`BatchingSource.expect`) counted a track in."""
 
 
 class Through:
@@ -421,6 +423,7 @@ class BatchingSource:
                         continue
                     self._shape.setdefault(key, 1)
                     self._interest.setdefault(key, {})[track] = _Seen(when - period, period)
+                    self.stats.forecast += 1
 
     def _passthrough(self, query: str, send: Callable[[str], list[Series]]) -> list[Series]:
         self.stats.passthrough += 1

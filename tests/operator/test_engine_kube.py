@@ -16,8 +16,9 @@ from controller.clock import ManualClock
 from controller.core.draft import WEIGHT_RETRY_SECONDS
 from controller.kube.events import EventRecorder
 from controller.kube.metrics import OperatorMetrics
-from controller.kube.reconciler import Reconciler
+from controller.kube.reconciler import BatchSettings, Reconciler
 from controller.kube.rollouts import COMMAND_ANNOTATION, FINALIZER, SKIP_FINALIZER_ANNOTATION
+from controller.kube.world import KubeSettings
 from tests.kube.harness import RunningEmulator
 from tests.operator.world import BGR, ROUTE, green_weight, rollout, route, track_objects
 
@@ -149,3 +150,32 @@ def test_an_unparseable_command_is_consumed_with_a_warning_event(kube: RunningEm
     clock.advance(1)
     reconciler.run(NS, "checkout")
     assert len([e for e in events(kube) if e["reason"] == "CommandRejected"]) == 1  # consumed once
+
+
+def test_each_evaluation_forecasts_the_next_ones_queries_to_the_batch(kube: RunningEmulator, api_client: Any) -> None:
+    """The operator's world hands the engine's forecast to the rollout's batch: once the step is old enough for
+    its traffic checks, each reconcile counts green's and blue's tracks in the parts their next evaluation
+    will ask (the batch then names them in that round's one query). Prometheus is down here: a forecast does
+    not need it, and the evaluation's outage is still an outage."""
+    seed(kube)
+    clock = ManualClock()
+    events = EventRecorder(api_client, clock)
+    reconciler = Reconciler(
+        api_client,
+        clock,
+        events,
+        OperatorMetrics(),
+        lambda: True,
+        "http://127.0.0.1:9",
+        settings=KubeSettings(evaluation_round=1.0),
+        batching=BatchSettings(concurrency=1, deadline=5.0, horizon=1.0),
+    )
+    reconciler.reconcile(NS, "checkout")
+    assert status(kube)["phase"] == "Progressing" and route_weights(kube)[-1] == 20
+    [batch] = reconciler._batches.values()
+    assert batch.stats.forecast == 0, "a step two seconds old at its first evaluation: no check asks anything yet"
+    clock.advance(30.0)
+    reconciler.reconcile(NS, "checkout")
+    assert any(c.get("outage") for c in status(kube).get("checks", [])), status(kube)
+    # latency (buckets) and error-rate (requests, errors) for green and blue, each at its window(s)
+    assert batch.stats.forecast >= 6, batch.stats
