@@ -500,3 +500,28 @@ def test_the_forecast_is_exactly_the_queries_the_evaluation_asks(
             assert not any("http_request" in q for q in forecast), forecast
         else:
             assert any("http_request" in q for q in forecast), forecast
+
+
+def test_a_round_older_than_the_one_before_the_newest_is_let_go_but_never_the_newest() -> None:
+    """Rounds' answers are the operator's largest memory: only the newest round and the one before it are kept
+    (evaluations run in their round or, late, in the next). A very late caller recreating an old round asks
+    again, and does not push the current round out: the current round's callers still share its answer."""
+    now = [0.0]
+    inner = Recording()
+    batched = BatchingSource(inner, monotonic=lambda: now[0], wall=lambda: now[0], horizon=10.0)
+
+    def ask(track: str, at: float) -> None:
+        batched.instant('python_info{namespace="shop",pod=~"' + track + '-[a-z0-9]{5}"}', at)
+
+    for at in (0.0, 10.0, 20.0, 30.0):
+        now[0] = at + 1.0
+        ask("a-1a2b3c", at)
+    assert sorted(batched._rounds) == [(20.0,), (30.0,)]
+    sent = len(inner.queries)
+    ask("a-1a2b3c", 20.0)  # late, in the previous round: answered from it
+    assert len(inner.queries) == sent
+    ask("a-1a2b3c", 0.0)  # very late: its round is gone, asked again
+    assert len(inner.queries) == sent + 1 and (30.0,) in batched._rounds
+    ask("b-4d5e6f", 30.0)
+    ask("a-1a2b3c", 30.0)  # the current round still answers: no query
+    assert len(inner.queries) == sent + 2
