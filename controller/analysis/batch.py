@@ -381,12 +381,11 @@ class BatchingSource:
         if recognised is None:
             return self._passthrough(query, send)
         family, variables, track = recognised
-        keys = [_leaf_key(leaf, variables) for leaf in family.leaves]
-        needed = [k for k in keys if k is not None]
-        if len(needed) != len(keys) or (len(when) > 1 and family.vector) or any(k in self._rejected for k in needed):
+        parts = self._parts(family, variables)
+        if parts is None or (len(when) > 1 and family.vector):
             return self._passthrough(query, send)  # vector() over a range needs the server's own step grid
-        extra = [k for k in (_leaf_key(leaf, variables) for leaf in family.siblings) if k is not None]
-        data = self._data(family, needed, extra, track, when, send)
+        needed, fetched, combinable = parts
+        data = self._data(family, needed, fetched, combinable, track, when, send)
         if data is None:  # the grouped query was rejected: ask as the caller did, for the exact error
             self.stats.fallbacks += 1
             if not set(needed) <= self._rejected:
@@ -415,15 +414,28 @@ class BatchingSource:
             if recognised is None:
                 continue
             family, variables, track = recognised
-            alone = any(leaf.range_vector for leaf in family.leaves)  # fetched without siblings, as in _data
-            keys = [_leaf_key(leaf, variables) for leaf in (*family.leaves, *(() if alone else family.siblings))]
+            parts = self._parts(family, variables)
+            if parts is None:
+                continue
             with self._lock:
-                for key in keys:
-                    if key is None or key in self._rejected:
-                        continue
+                for key in parts[1]:
                     self._shape.setdefault(key, 1)
                     self._interest.setdefault(key, {})[track] = _Seen(when - period, period)
                     self.stats.forecast += 1
+
+    def _parts(
+        self, family: Family, variables: Mapping[str, str]
+    ) -> tuple[list[LeafKey], tuple[LeafKey, ...], bool] | None:
+        """The parts a query of ``family`` needs, the parts fetched for it (its template's other parts too, when
+        they can share one query), and whether they can; None when it is sent as it is (a variable missing,
+        a needed part that Prometheus rejected grouped). One rule for asks and for forecasts of them."""
+        keys = [_leaf_key(leaf, variables) for leaf in family.leaves]
+        needed = [k for k in keys if k is not None]
+        if len(needed) != len(keys) or any(k in self._rejected for k in needed):
+            return None
+        extra = [k for k in (_leaf_key(leaf, variables) for leaf in family.siblings) if k is not None]
+        combinable = not any(k[0].range_vector for k in needed) and not any(k in self._rejected for k in extra)
+        return needed, tuple(dict.fromkeys(needed + (extra if combinable else []))), combinable
 
     def _passthrough(self, query: str, send: Callable[[str], list[Series]]) -> list[Series]:
         self.stats.passthrough += 1
@@ -445,14 +457,13 @@ class BatchingSource:
         self,
         family: Family,
         needed: list[LeafKey],
-        extra: list[LeafKey],
+        parts: tuple[LeafKey, ...],
+        combinable: bool,
         track: Track,
         when: TimeKey,
         send: Callable[[str], list[Series]],
     ) -> dict[LeafKey, list[Series]] | None:
         now = self._monotonic()
-        combinable = not any(k[0].range_vector for k in needed) and not any(k in self._rejected for k in extra)
-        parts = tuple(dict.fromkeys(needed + (extra if combinable else [])))
         with self._lock:
             for key in parts:
                 self._shape[key] = len(when)

@@ -256,15 +256,15 @@ class KubeWorld:
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> Sequence[CheckResult]:
         assert self._source is not None  # read_rollout made the spec unusable otherwise
-        blue, green = tracks
+        blue_pods, green_pods = _exact_pods(spec, tracks)
         return evaluate_rollout(
             spec,
             status,
             self._source,
             namespace=self.namespace,
             now=self._round(at, spec.analysis.interval),
-            blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
-            green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
+            blue_pods=blue_pods,
+            green_pods=green_pods,
             noise_cache=self._sources.noise_cache(self._source),
         )
 
@@ -276,16 +276,17 @@ class KubeWorld:
         tracks: tuple[TrackObservation, TrackObservation],
     ) -> None:
         """Tell the rollout's batch the queries of its next evaluation (see ``BatchingSource.expect``)."""
-        source, (blue, green) = self._source, tracks
-        if not isinstance(source, Through) or not blue.exists or not green.exists:
+        source = self._source
+        if not isinstance(source, Through) or not all(t.exists for t in tracks):
             return  # a plain source (batching off) has nothing to prepare
+        blue_pods, green_pods = _exact_pods(spec, tracks)
         queries = expected_queries(
             spec,
             status,
             namespace=self.namespace,
             now=self._round(at, spec.analysis.interval),
-            blue_pods=default_pods_regex(spec.blue.deployment, blue.template_hash),
-            green_pods=default_pods_regex(spec.green.deployment, green.template_hash),
+            blue_pods=blue_pods,
+            green_pods=green_pods,
             noise_cache=self._sources.noise_cache(source),
         )
         source.expect(queries, at.timestamp(), spec.analysis.interval)
@@ -332,6 +333,15 @@ class KubeWorld:
         involved = InvolvedObject(API_VERSION, KIND, self.namespace, self.name, meta.get("uid"))
         self._events.record(involved, event.type, event.reason, event.message)
         self._on_event(self._obj, event, status, self._spec)
+
+
+def _exact_pods(spec: RolloutSpec, tracks: tuple[TrackObservation, TrackObservation]) -> tuple[str, str]:
+    """Blue's and green's pod regexes, each with its current pod-template hash (the batch groups by it)."""
+    blue, green = tracks
+    return (
+        default_pods_regex(spec.blue.deployment, blue.template_hash),
+        default_pods_regex(spec.green.deployment, green.template_hash),
+    )
 
 
 def parse_status(stored: Json) -> RolloutStatus:
